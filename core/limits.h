@@ -1,0 +1,16 @@
+// Every bound of the system in one place, units last in the name (STYLE.md §4). A full queue
+// answers UNAVAILABLE; it does not grow.
+#pragma once
+
+#include <cstddef>
+
+namespace meta {
+
+// Stack of one fiber. Debug (sanitizer) builds need more: ASan pads every frame.
+#ifdef NDEBUG
+inline constexpr size_t kFiberStackBytes = 128 * 1024;
+#else
+inline constexpr size_t kFiberStackBytes = 512 * 1024;
+#endif
+
+}  // namespace meta

@@ -1,0 +1,65 @@
+#include "sim/network.h"
+
+#include "core/check.h"
+#include "core/hash.h"
+#include "sim/world.h"
+
+namespace meta::sim {
+
+class SimNetwork::NodeTransport final : public Transport {
+ public:
+  NodeTransport(SimNetwork& network, NodeId self) : network_(network), self_(self) {}
+
+  Status Send(NodeId to, std::string payload) override {
+    return network_.Send(self_, to, std::move(payload));
+  }
+  void SetReceiver(Receiver receiver) override { receiver_ = std::move(receiver); }
+  const Receiver& receiver() const { return receiver_; }
+
+ private:
+  SimNetwork& network_;
+  NodeId self_;
+  Receiver receiver_;
+};
+
+SimNetwork::SimNetwork(World& world) : world_(world) {}
+SimNetwork::~SimNetwork() = default;
+
+void SimNetwork::AddNode(NodeId id) {
+  transports_.emplace(id, std::make_unique<NodeTransport>(*this, id));
+}
+
+Transport& SimNetwork::TransportOf(NodeId id) {
+  auto it = transports_.find(id);
+  CHECK(it != transports_.end()) << "no transport for node " << id;
+  return *it->second;
+}
+
+Random& SimNetwork::LinkRandom(NodeId from, NodeId to) {
+  auto key = std::make_pair(from, to);
+  auto it = link_random_.find(key);
+  if (it == link_random_.end()) {
+    Random link = Random(world_.options().seed).Stream("link", HashCombine(from, to));
+    it = link_random_.emplace(key, link).first;
+  }
+  return it->second;
+}
+
+Status SimNetwork::Send(NodeId from, NodeId to, std::string payload) {
+  if (transports_.count(to) == 0) {
+    return UnavailableError("no route to node " + std::to_string(to));
+  }
+  ++messages_sent_;
+  const Duration latency = LinkRandom(from, to).Range(options_.latency_min, options_.latency_max);
+  const uint64_t digest = HashCombine(HashCombine(HashBytes(payload), from), to);
+  world_.Schedule(world_.Now() + latency, to, EventKind::kDeliver, digest,
+                  [this, from, to, payload = std::move(payload)]() mutable {
+                    auto it = transports_.find(to);
+                    if (it == transports_.end() || !it->second->receiver()) return;
+                    ++messages_delivered_;
+                    it->second->receiver()(from, std::move(payload));
+                  });
+  return Status::Ok();
+}
+
+}  // namespace meta::sim

@@ -1,0 +1,117 @@
+#include "sim/world.h"
+
+#include <spdlog/logger.h>
+
+#include "core/check.h"
+#include "core/log.h"
+#include "sim/network.h"
+
+namespace meta::sim {
+
+SimEnv::SimEnv(World& world, NodeId id, Random random, std::shared_ptr<spdlog::logger> logger)
+    : Env(id, random, std::move(logger)), world_(world) {}
+
+SimEnv::~SimEnv() { ShutdownFibers(); }
+
+Instant SimEnv::Now() const { return world_.Now(); }
+
+TimerId SimEnv::After(Duration delay, Task fn) {
+  const uint64_t digest = static_cast<uint64_t>(delay.nanos());
+  return TimerId{
+      world_.Schedule(world_.Now() + delay, node_id(), EventKind::kTimer, digest, std::move(fn))};
+}
+
+bool SimEnv::Cancel(TimerId id) { return world_.CancelTimer(id.value); }
+
+void SimEnv::Post(Task fn) {
+  world_.Schedule(world_.Now(), node_id(), EventKind::kPost, 0, std::move(fn));
+}
+
+Transport* SimEnv::transport() { return &world_.network().TransportOf(node_id()); }
+
+World::World(WorldOptions options)
+    : options_(std::move(options)),
+      random_(Random(options_.seed).Stream("world")),
+      network_(std::make_unique<SimNetwork>(*this)),
+      trace_(options_.record_trace_lines) {}
+
+World::~World() {
+  // Nodes first, while the queue still exists: unwinding fibers may cancel timers.
+  nodes_.clear();
+}
+
+SimEnv& World::AddNode(NodeId id) {
+  CHECK(!HasNode(id)) << "node " << id << " added twice";
+  auto sinks = options_.log_sinks;
+  if (sinks.empty()) sinks.push_back(StderrSink());
+  auto logger = MakeNodeLogger(id, std::move(sinks), [this] { return now_; });
+  auto env = std::make_unique<SimEnv>(*this, id, Random(options_.seed).Stream("node", id),
+                                      std::move(logger));
+  SimEnv& ref = *env;
+  nodes_.emplace(id, std::move(env));
+  network_->AddNode(id);
+  return ref;
+}
+
+SimEnv& World::node(NodeId id) {
+  auto it = nodes_.find(id);
+  CHECK(it != nodes_.end()) << "unknown node " << id;
+  return *it->second;
+}
+
+std::vector<NodeId> World::node_ids() const {
+  std::vector<NodeId> ids;
+  for (const auto& [id, env] : nodes_) ids.push_back(id);
+  return ids;
+}
+
+uint64_t World::Schedule(Instant at, NodeId node, EventKind kind, uint64_t digest, Task fn) {
+  if (at < now_) at = now_;
+  const uint64_t seq = next_seq_++;
+  if (kind == EventKind::kTimer) pending_timers_.insert(seq);
+  queue_.push(Event{at, seq, node, kind, digest, std::move(fn)});
+  return seq;
+}
+
+bool World::CancelTimer(uint64_t seq) { return pending_timers_.erase(seq) != 0; }
+
+bool World::StepUntil(Instant deadline) {
+  while (!queue_.empty()) {
+    const Event& top = queue_.top();
+    const bool cancelled = top.kind == EventKind::kTimer && pending_timers_.count(top.seq) == 0;
+    const bool orphaned = nodes_.count(top.node) == 0;  // its node is gone; the event dies with it
+    if (!cancelled && !orphaned && top.at > deadline) return false;
+    // priority_queue::top is const; the task is moved out just before pop, which never reads it.
+    Event event = std::move(const_cast<Event&>(top));
+    queue_.pop();
+    if (cancelled || orphaned) continue;
+    if (event.kind == EventKind::kTimer) pending_timers_.erase(event.seq);
+    CHECK_GE(event.at, now_);
+    now_ = event.at;
+    trace_.Record(now_, event.node, static_cast<uint8_t>(event.kind), event.digest);
+    ++events_run_;
+    Env::ScopedCurrent scope(nodes_.at(event.node).get());
+    event.fn();
+    return true;
+  }
+  return false;
+}
+
+bool World::Step() { return StepUntil(Instant::FromNanos(INT64_MAX)); }
+
+uint64_t World::RunUntil(Instant deadline) {
+  const uint64_t start = events_run_;
+  while (StepUntil(deadline)) {
+  }
+  if (now_ < deadline) now_ = deadline;
+  return events_run_ - start;
+}
+
+uint64_t World::RunUntilQuiescent(uint64_t max_events) {
+  const uint64_t start = events_run_;
+  while (events_run_ - start < max_events && Step()) {
+  }
+  return events_run_ - start;
+}
+
+}  // namespace meta::sim

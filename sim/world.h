@@ -1,0 +1,122 @@
+// The simulated world: one virtual clock and one event queue, ordered by (time, sequence), shared
+// by every simulated node on a single thread. Time jumps straight to the next event. Every executed
+// event is folded into a trace hash, so one seed must always give the same hash (DESIGN.md §2).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/env.h"
+#include "core/random.h"
+#include "core/time.h"
+#include "sim/trace.h"
+
+namespace spdlog::sinks {
+class sink;
+}
+
+namespace meta::sim {
+
+class World;
+class SimNetwork;
+
+// What an event is, for the trace.
+enum class EventKind : uint8_t { kPost = 1, kTimer = 2, kDeliver = 3, kControl = 4 };
+
+// A node's Env inside the World. Its tasks and timers are World events tagged with this node.
+class SimEnv final : public Env {
+ public:
+  SimEnv(World& world, NodeId id, Random random, std::shared_ptr<spdlog::logger> logger);
+  ~SimEnv() override;
+
+  Instant Now() const override;
+  TimerId After(Duration delay, Task fn) override;
+  bool Cancel(TimerId id) override;
+  void Post(Task fn) override;
+  Transport* transport() override;
+
+ private:
+  friend class World;
+  World& world_;
+};
+
+struct WorldOptions {
+  uint64_t seed = 1;
+  bool record_trace_lines = false;  // keep a readable line per event (metasim --trace)
+  // Extra log sinks for every node (tests capture lines); stderr is used when empty.
+  std::vector<std::shared_ptr<spdlog::sinks::sink>> log_sinks;
+};
+
+class World {
+ public:
+  explicit World(WorldOptions options);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  Instant Now() const { return now_; }
+  const WorldOptions& options() const { return options_; }
+  // The world's own random stream (for workloads and faults; nodes get their own streams).
+  Random& random() { return random_; }
+
+  // Adds node `id`; its Env draws from the independent stream ("node", id).
+  SimEnv& AddNode(NodeId id);
+  SimEnv& node(NodeId id);
+  bool HasNode(NodeId id) const { return nodes_.count(id) != 0; }
+  std::vector<NodeId> node_ids() const;
+
+  SimNetwork& network() { return *network_; }
+
+  // Schedules `fn` on node `node` at `at` (clamped to now). `digest` summarises the payload for the
+  // trace. Returns the event's sequence number; timers can be cancelled by it.
+  uint64_t Schedule(Instant at, NodeId node, EventKind kind, uint64_t digest, Task fn);
+  bool CancelTimer(uint64_t seq);
+
+  // Runs one event. False when the queue is empty.
+  bool Step();
+  // Runs events until the queue is empty or the next event lies past `deadline`; the clock then
+  // stands at `deadline` if it was reached. Returns the number of events run.
+  uint64_t RunUntil(Instant deadline);
+  uint64_t RunFor(Duration d) { return RunUntil(now_ + d); }
+  // Runs until nothing is queued (or `max_events` ran). Returns the number of events run.
+  uint64_t RunUntilQuiescent(uint64_t max_events = UINT64_MAX);
+
+  uint64_t events_run() const { return events_run_; }
+  size_t pending_events() const { return queue_.size(); }
+  Trace& trace() { return trace_; }
+
+ private:
+  bool StepUntil(Instant deadline);
+
+  struct Event {
+    Instant at;
+    uint64_t seq;
+    NodeId node;
+    EventKind kind;
+    uint64_t digest;
+    Task fn;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+    }
+  };
+
+  WorldOptions options_;
+  Random random_;
+  Instant now_;
+  uint64_t next_seq_ = 1;
+  uint64_t events_run_ = 0;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::unordered_set<uint64_t> pending_timers_;
+  std::map<NodeId, std::unique_ptr<SimEnv>> nodes_;
+  std::unique_ptr<SimNetwork> network_;
+  Trace trace_;
+};
+
+}  // namespace meta::sim

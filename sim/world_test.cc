@@ -1,0 +1,115 @@
+#include "sim/world.h"
+
+#include <gtest/gtest.h>
+
+#include "core/fiber.h"
+#include "core/transport.h"
+#include "sim/network.h"
+#include "sim/pingpong.h"
+
+namespace meta::sim {
+namespace {
+
+TEST(WorldTest, TimeJumpsToTheNextEvent) {
+  World world(WorldOptions{.seed = 1});
+  Env& env = world.AddNode(1);
+  bool fired = false;
+  env.After(Seconds(3600), [&] {
+    fired = true;
+    EXPECT_EQ(env.Now(), Instant() + Seconds(3600));
+  });
+  EXPECT_EQ(world.RunUntilQuiescent(), 1u);
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(world.Now(), Instant() + Seconds(3600));
+}
+
+TEST(WorldTest, RunUntilStopsAtTheDeadlineAndLeavesLaterEvents) {
+  World world(WorldOptions{.seed = 1});
+  Env& env = world.AddNode(1);
+  std::vector<int> ran;
+  env.After(Millis(10), [&] { ran.push_back(10); });
+  env.After(Millis(30), [&] { ran.push_back(30); });
+  world.RunUntil(Instant() + Millis(20));
+  EXPECT_EQ(ran, std::vector<int>{10});
+  EXPECT_EQ(world.Now(), Instant() + Millis(20));
+  EXPECT_EQ(world.pending_events(), 1u);
+  world.RunUntilQuiescent();
+  EXPECT_EQ(ran, (std::vector<int>{10, 30}));
+}
+
+TEST(WorldTest, CancelledTimerNeverRunsNorMovesTheClock) {
+  World world(WorldOptions{.seed = 1});
+  Env& env = world.AddNode(1);
+  bool fired = false;
+  TimerId t = env.After(Millis(50), [&] { fired = true; });
+  env.After(Millis(100), [] {});
+  EXPECT_TRUE(env.Cancel(t));
+  EXPECT_FALSE(env.Cancel(t));
+  // A cancelled timer earlier than the deadline must not let a later event slip past it.
+  world.RunUntil(Instant() + Millis(60));
+  EXPECT_FALSE(fired);
+  EXPECT_EQ(world.pending_events(), 1u);
+  world.RunUntilQuiescent();
+  EXPECT_EQ(world.Now(), Instant() + Millis(100));
+}
+
+TEST(WorldTest, PostRunsAfterAlreadyQueuedWorkAtTheSameInstant) {
+  World world(WorldOptions{.seed = 1});
+  Env& env = world.AddNode(1);
+  std::string order;
+  env.Post([&] {
+    order += "a";
+    env.Post([&] { order += "c"; });
+  });
+  env.Post([&] { order += "b"; });
+  world.RunUntilQuiescent();
+  EXPECT_EQ(order, "abc");
+  EXPECT_EQ(world.Now(), Instant());
+}
+
+TEST(WorldTest, NetworkDeliversWithLatencyToTheReceiver) {
+  World world(WorldOptions{.seed = 2});
+  Env& a = world.AddNode(1);
+  Env& b = world.AddNode(2);
+  std::vector<std::string> got;
+  b.transport()->SetReceiver([&](NodeId from, std::string payload) {
+    EXPECT_EQ(from, 1u);
+    EXPECT_EQ(Env::Current(), &b);
+    got.push_back(payload);
+  });
+  ASSERT_TRUE(a.transport()->Send(2, "hello").ok());
+  EXPECT_EQ(a.transport()->Send(9, "x").code(), Code::kUnavailable);
+  world.RunUntilQuiescent();
+  EXPECT_EQ(got, std::vector<std::string>{"hello"});
+  const Duration latency = world.Now() - Instant();
+  EXPECT_GE(latency, world.network().options().latency_min);
+  EXPECT_LE(latency, world.network().options().latency_max);
+}
+
+PingPongReport RunPingPong(uint64_t seed, int nodes) {
+  PingPongOptions options{.seed = seed, .nodes = nodes, .duration = Seconds(5)};
+  return RunPingPongWorkload(options);
+}
+
+TEST(WorldTest, SameSeedSameTraceHashDifferentSeedDifferent) {
+  PingPongReport a = RunPingPong(11, 3);
+  PingPongReport b = RunPingPong(11, 3);
+  PingPongReport c = RunPingPong(12, 3);
+  EXPECT_GT(a.events, 1000u);
+  EXPECT_GT(a.round_trips, 100u);
+  EXPECT_EQ(a.trace_hash, b.trace_hash);
+  EXPECT_EQ(a.events, b.events);
+  EXPECT_NE(a.trace_hash, c.trace_hash);
+}
+
+TEST(WorldTest, AddingANodeDoesNotPerturbAnotherNodesRandomStream) {
+  World w1(WorldOptions{.seed = 5});
+  World w2(WorldOptions{.seed = 5});
+  w2.AddNode(7);
+  Env& n1 = w1.AddNode(1);
+  Env& n2 = w2.AddNode(1);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(n1.random().Next(), n2.random().Next());
+}
+
+}  // namespace
+}  // namespace meta::sim
