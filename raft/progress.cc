@@ -89,7 +89,8 @@ bool Progress::MaybeDecrTo(uint64_t rejected, uint64_t match_hint) {
   }
   // Probing: only the rejection of the append we sent last counts.
   if (next_index == 0 || next_index - 1 != rejected) return false;
-  next_index = std::max<uint64_t>(std::min(rejected, match_hint + 1), 1);
+  // Never below match_index + 1: a stale or pessimistic hint must not undo known progress.
+  next_index = std::max(std::min(rejected, match_hint + 1), match_index + 1);
   probe_sent = false;
   return true;
 }

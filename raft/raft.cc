@@ -602,8 +602,9 @@ Status Raft::StepFollower(const Message& m) {
       return Status::Ok();
     }
     case raftpb::MSG_TIMEOUT_NOW:
-      // The leader asked us to take over: campaign at once, skipping PreVote and the lease.
-      if (Promotable()) StartCampaign(false, true);
+      // The leader asked us to take over: campaign at once, skipping PreVote and the lease — but,
+      // as for any election, not under a configuration that is committed and not yet applied.
+      if (Promotable() && !HasUnappliedConfChange()) StartCampaign(false, true);
       return Status::Ok();
     case raftpb::MSG_READ_INDEX_RESP:
       read_states_.push_back(ReadState{m.index(), m.context()});

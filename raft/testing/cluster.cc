@@ -337,7 +337,11 @@ Status Cluster::CheckLogs() {
     // committed entries never change.
     for (const auto& [index, e] : committed_) {
       if (index < log.FirstIndex()) continue;  // inside the snapshot
-      if (index > log.LastIndex() || (!leader && index > log.committed())) continue;
+      if (!leader && index > log.committed()) continue;
+      if (leader && index > log.LastIndex()) {
+        return InternalError("leader completeness: leader " + N(id) + " lacks committed index " +
+                             N(index) + " (its last index is " + N(log.LastIndex()) + ")");
+      }
       if (log.TermOr0(index) != e.term) {
         return InternalError(std::string(leader ? "leader completeness" : "committed entry lost") +
                              ": node " + N(id) + " has term " + N(log.TermOr0(index)) +
