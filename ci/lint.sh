@@ -12,7 +12,8 @@ status=0
 
 forbidden='std::chrono::(system_clock|steady_clock|high_resolution_clock|utc_clock|file_clock)'
 forbidden+='|std::this_thread|std::thread\b|std::jthread|std::async\b|std::random_device'
-forbidden+='|(^|[^_a-zA-Z0-9:.>])(s?rand|random|drand48|srandom)\('
+# libc randomness: rand(), random(), drand48()... (not a variable or method of that name)
+forbidden+='|(^|[^_a-zA-Z0-9:.>])(rand|random|drand48|lrand48)\(\)|(^|[^_a-zA-Z0-9:.>])(srand|srandom|srand48)\('
 forbidden+='|(^|[^_a-zA-Z0-9])(u|nano)?sleep\(|gettimeofday|clock_gettime|(^|[^_a-zA-Z0-9])time\(NULL|time\(nullptr'
 forbidden+='|#include *[<"](grpc|grpcpp)/|#include *<(thread|random|future|ctime|sys/time\.h)>'
 boundary_dirs=()

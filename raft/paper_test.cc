@@ -580,7 +580,7 @@ TEST(PaperTest, AtMostOneLeaderIsElectedPerTerm_5_2) {
   for (uint64_t seed = 1; seed <= 30; ++seed) {
     SCOPED_TRACE(seed);
     Cluster c({1, 2, 3, 4, 5}, seed, PaperConfig());
-    Random& rnd = c.random();
+    Random& rnd = c.rng();
     for (int step = 0; step < 600; ++step) {
       const uint64_t id = 1 + rnd.Uniform(5);
       const uint64_t roll = rnd.Uniform(10);
@@ -882,7 +882,7 @@ TEST(PaperTest, LogMatchingAndStateMachineSafetyHoldUnderFaults_5_3) {
   for (uint64_t seed = 1; seed <= 12; ++seed) {
     SCOPED_TRACE(seed);
     Cluster c({1, 2, 3, 4, 5}, seed);
-    Random& rnd = c.random();
+    Random& rnd = c.rng();
     int proposals = 0, reads = 0;
     for (int step = 0; step < 3000; ++step) {
       const uint64_t id = 1 + rnd.Uniform(5);

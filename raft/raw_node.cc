@@ -55,7 +55,7 @@ Ready RawNode::GetReady() {
   rd.read_states = std::move(r.read_states());
   r.read_states().clear();
   rd.must_sync =
-      !rd.entries.empty() ||
+      !rd.entries.empty() || rd.snapshot.has_value() ||
       (rd.hard_state && (hard.term() != prev_hard_.term() || hard.vote() != prev_hard_.vote()));
   return rd;
 }

@@ -34,7 +34,7 @@ struct Ready {
   std::optional<Snapshot> snapshot;      // to persist and apply
   std::vector<Entry> committed_entries;  // to apply, in order
   std::vector<Message> messages;         // to send after persisting
-  bool must_sync = false;                // term, vote or entries changed: fsync before sending
+  bool must_sync = false;  // term, vote, entries or snapshot changed: fsync before sending
 };
 
 class RawNode {

@@ -174,6 +174,11 @@ void Cluster::Apply(Node& n, uint64_t id, const Entry& e) {
     n.storage.SetConfState(n.conf_state);
     applied.data = "conf:" + raftpb::ConfChangeType_Name(cc.type()) + ":" + N(cc.node_id());
   }
+  uint64_t max_term = 0;
+  for (const auto& [nid, other] : nodes_) {
+    if (other.node) max_term = std::max(max_term, other.node->raft().term());
+  }
+  committed_term_.emplace(e.index(), max_term);
   auto [it, inserted] = committed_.emplace(e.index(), applied);
   if (!inserted && !(it->second == applied) && violation_.ok()) {
     violation_ = InternalError("state machine safety: index " + N(e.index()) +
@@ -337,6 +342,10 @@ Status Cluster::CheckLogs() {
     // committed entries never change.
     for (const auto& [index, e] : committed_) {
       if (index < log.FirstIndex()) continue;  // inside the snapshot
+      // A leader must hold entries committed before its term. A stale leader (say, cut off in
+      // an older term) may lack entries committed since, so only leaders of a term later than
+      // any term seen when the entry was known committed are held to it.
+      if (leader && nodes_.at(id).node->raft().term() <= committed_term_.at(index)) continue;
       if (!leader && index > log.committed()) continue;
       if (leader && index > log.LastIndex()) {
         return InternalError("leader completeness: leader " + N(id) + " lacks committed index " +

@@ -44,7 +44,7 @@ class Cluster {
   const Raft& raft(uint64_t id) { return node(id).raft(); }
   bool IsUp(uint64_t id) const { return nodes_.at(id).node != nullptr; }
   std::vector<uint64_t> ids() const;
-  Random& random() { return random_; }
+  Random& rng() { return random_; }
 
   // Inputs (Status of the Step; the checkers run afterwards).
   Status Campaign(uint64_t id);
@@ -122,6 +122,7 @@ class Cluster {
   std::set<std::pair<uint64_t, uint64_t>> cut_;
   std::map<uint64_t, uint64_t> leader_of_term_;  // election safety
   std::map<uint64_t, AppliedEntry> committed_;   // every entry known committed
+  std::map<uint64_t, uint64_t> committed_term_;  // highest live term when first known committed
   std::map<std::string, uint64_t> read_floor_;   // context -> commit index when issued
   Status violation_;
 };
