@@ -14,3 +14,10 @@ inline constexpr size_t kFiberStackBytes = 512 * 1024;
 #endif
 
 }  // namespace meta
+
+namespace meta {
+
+// Raft log entries per group kept in memory (the rest is read from RocksDB).
+inline constexpr size_t kLogTailCacheEntries = 4096;
+
+}  // namespace meta

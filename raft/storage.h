@@ -16,6 +16,7 @@ using raftpb::Entry;
 using raftpb::HardState;
 using raftpb::Message;
 using raftpb::Snapshot;
+using raftpb::SnapshotMetadata;
 
 // Entries below FirstIndex() were compacted into a snapshot: OUT_OF_RANGE with this message.
 Status CompactedError();

@@ -1,0 +1,49 @@
+#include "store/cache_manager.h"
+
+namespace meta::store {
+
+std::optional<storepb::KvValue> CacheManager::Lookup(std::string_view key) {
+  auto it = map_.find(key);
+  if (it == map_.end()) {
+    ++misses_;
+    return std::nullopt;
+  }
+  ++hits_;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->value;
+}
+
+void CacheManager::Put(const std::string& key, const storepb::KvValue& value) {
+  Erase(key);
+  const size_t bytes = key.size() + value.ByteSizeLong() + 64;
+  if (bytes > capacity_bytes_) return;
+  lru_.push_front(Item{key, value, bytes});
+  map_.emplace(lru_.front().key, lru_.begin());
+  bytes_ += bytes;
+  EvictToFit();
+}
+
+void CacheManager::Erase(const std::string& key) {
+  auto it = map_.find(key);
+  if (it == map_.end()) return;
+  bytes_ -= it->second->bytes;
+  auto item = it->second;
+  map_.erase(it);
+  lru_.erase(item);
+}
+
+void CacheManager::Clear() {
+  map_.clear();
+  lru_.clear();
+  bytes_ = 0;
+}
+
+void CacheManager::EvictToFit() {
+  while (bytes_ > capacity_bytes_ && !lru_.empty()) {
+    map_.erase(lru_.back().key);
+    bytes_ -= lru_.back().bytes;
+    lru_.pop_back();
+  }
+}
+
+}  // namespace meta::store

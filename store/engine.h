@@ -1,0 +1,88 @@
+// One RocksDB per node (DESIGN.md §4). Column families:
+//   raft_log    group(8) index(8)        -> raftpb::Entry       (big-endian: one range per group)
+//   raft_state  group(8) tag(1)          -> hard state, conf state, snapshot metadata, applied
+//   index metadata / offset / data             -> business data of the groups of that type, each
+//   key
+//                                           prefixed with group(8) space(1)
+// RocksDB is opened on the Env's file system (the simulator's in-memory one, or the real disk).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/env.h"
+#include "core/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+class Env;
+class Status;
+}  // namespace rocksdb
+
+namespace meta::store {
+
+using GroupId = uint64_t;
+enum class GroupType { kMetadata, kOffset, kData };
+const char* GroupTypeName(GroupType t);
+
+inline constexpr GroupId kMetadataGroup = 1;
+inline constexpr GroupId OffsetGroup(uint32_t i) { return 100 + i; }
+inline constexpr GroupId DataGroup(uint32_t i) { return 200 + i; }
+GroupType TypeOf(GroupId group);
+
+// Keys.
+std::string GroupPrefix(GroupId group);
+std::string LogKey(GroupId group, uint64_t index);
+enum class StateTag : char {
+  kHardState = 'h',
+  kConfState = 'c',
+  kSnapshot = 's',
+  kApplied = 'a',
+};
+std::string StateKey(GroupId group, StateTag tag);
+// Subspaces of a group's data range.
+enum class Space : char { kKv = 'k', kOffset = 'o', kSession = 's', kClients = 'd' };
+std::string DataKey(GroupId group, Space space, std::string_view key);
+
+struct EngineOptions {
+  bool create_if_missing = true;
+  size_t block_cache_bytes = 64 << 20;
+};
+
+Status FromRocks(const rocksdb::Status& s, std::string_view context);
+
+class Engine {
+ public:
+  // Opens (or creates) the node's RocksDB in storage.data_dir on storage.file_system.
+  static Result<std::unique_ptr<Engine>> Open(const StorageEnv& storage,
+                                              const EngineOptions& options);
+  ~Engine();  // closes without flushing memtables: the WAL has everything (crash-like close)
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* raft_log() { return handles_[kRaftLog]; }
+  rocksdb::ColumnFamilyHandle* raft_state() { return handles_[kRaftState]; }
+  rocksdb::ColumnFamilyHandle* data(GroupType type);
+
+  // Writes atomically; `sync` fsyncs the WAL before returning.
+  Status Write(rocksdb::WriteBatch& batch, bool sync);
+  // NOT_FOUND when absent.
+  Result<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  uint64_t syncs() const { return syncs_; }
+
+ private:
+  enum Cf { kDefault, kRaftLog, kRaftState, kMetadata, kOffset, kData, kCfCount };
+  Engine() = default;
+
+  std::unique_ptr<rocksdb::Env> env_;  // composite Env over a custom file system, if any
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  uint64_t syncs_ = 0;
+};
+
+}  // namespace meta::store

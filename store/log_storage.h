@@ -1,0 +1,73 @@
+// Raft log storage of one group on the node's RocksDB: raft::Storage for reads, plus the write
+// side the node driver uses while persisting a Ready. The recent tail of the log is kept in memory;
+// older entries are read from RocksDB.
+//
+// Writes go into the caller's WriteBatch (all groups of one loop turn share one batch and one
+// fsync) and update the in-memory view at once: if that batch then fails to write, the node must
+// fail-stop (it does: Node CHECKs), so memory never runs ahead of a disk that is still in use.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+
+#include "raft/storage.h"
+#include "store/engine.h"
+
+namespace rocksdb {
+class WriteBatch;
+}
+
+namespace meta::store {
+
+class LogStorage final : public raft::Storage {
+ public:
+  // Loads the group's persisted state; a group never seen before starts with `initial_conf`
+  // (written right away, so a restart sees the same membership).
+  static Result<std::unique_ptr<LogStorage>> Load(Engine& engine, GroupId group,
+                                                  const raft::ConfState& initial_conf);
+
+  Result<raft::InitialState> GetInitialState() const override;
+  Result<std::vector<raft::Entry>> Entries(uint64_t lo, uint64_t hi,
+                                           uint64_t max_bytes) const override;
+  Result<uint64_t> Term(uint64_t i) const override;
+  uint64_t FirstIndex() const override { return snapshot_index_ + 1; }
+  uint64_t LastIndex() const override { return last_index_; }
+  // Built on demand from the state machine by the provider the node installs.
+  Result<raft::Snapshot> GetSnapshot() const override;
+  void SetSnapshotProvider(std::function<Result<raft::Snapshot>()> provider) {
+    snapshot_provider_ = std::move(provider);
+  }
+
+  // Write side.
+  void Append(rocksdb::WriteBatch& batch, const std::vector<raft::Entry>& entries);
+  void SetHardState(rocksdb::WriteBatch& batch, const raft::HardState& hs);
+  void SetConfState(rocksdb::WriteBatch& batch, const raft::ConfState& cs);
+  // Replaces the whole log with a received snapshot (its data is installed by the state machine
+  // into the same batch).
+  void ApplySnapshot(rocksdb::WriteBatch& batch, const raft::SnapshotMetadata& meta);
+  // Drops entries up to `index` (<= applied) after recording (index, its term, conf) as the
+  // log's base. Writes its own batch.
+  Status Compact(uint64_t index, const raft::ConfState& conf);
+
+  const raft::HardState& hard_state() const { return hard_state_; }
+  const raft::ConfState& conf_state() const { return conf_state_; }
+  GroupId group() const { return group_; }
+
+ private:
+  LogStorage(Engine& engine, GroupId group) : engine_(engine), group_(group) {}
+  Status LoadTail();
+  Result<raft::Entry> ReadEntry(uint64_t index) const;
+
+  Engine& engine_;
+  GroupId group_;
+  raft::HardState hard_state_;
+  raft::ConfState conf_state_;
+  uint64_t snapshot_index_ = 0;
+  uint64_t snapshot_term_ = 0;
+  uint64_t last_index_ = 0;
+  std::deque<raft::Entry> tail_;  // contiguous, ends at last_index_
+  std::function<Result<raft::Snapshot>()> snapshot_provider_;
+};
+
+}  // namespace meta::store

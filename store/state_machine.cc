@@ -1,0 +1,381 @@
+#include "store/state_machine.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/check.h"
+#include "core/hash.h"
+#include "core/key_codec.h"
+
+namespace meta::store {
+namespace {
+
+void SetResult(storepb::ApplyResult& r, Code code, std::string message) {
+  r.set_code(static_cast<int>(code));
+  r.set_message(std::move(message));
+}
+
+void AppendLengthPrefixed(std::string& out, std::string_view s) {
+  AppendBigEndian64(out, s.size());
+  out.append(s);
+}
+
+}  // namespace
+
+StateMachine::StateMachine(Engine& engine, GroupId group, const StateMachineOptions& options)
+    : engine_(engine), group_(group), options_(options), cache_(options.cache_bytes) {}
+
+rocksdb::ColumnFamilyHandle* StateMachine::cf() { return engine_.data(TypeOf(group_)); }
+
+Status StateMachine::Load() {
+  Result<std::string> applied =
+      engine_.Get(engine_.raft_state(), StateKey(group_, StateTag::kApplied));
+  applied_index_ = 0;
+  if (applied.ok()) {
+    std::optional<uint64_t> v = ReadBigEndian64(*applied);
+    if (!v || applied->size() != 8) return DataLossError("corrupt applied index");
+    applied_index_ = *v;
+  } else if (applied.status().code() != Code::kNotFound) {
+    return applied.status();
+  }
+  clients_.clear();
+  clients_by_time_.clear();
+  const std::string prefix = DataKey(group_, Space::kClients, "");
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::optional<uint64_t> id = ReadBigEndian64(it->key().ToStringView(), prefix.size());
+    storepb::ClientRecord rec;
+    if (!id || !rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLossError("corrupt client record in group " + std::to_string(group_));
+    }
+    clients_by_time_.emplace(rec.last_time_ns(), *id);
+    clients_.emplace(*id, std::move(rec));
+  }
+  return FromRocks(it->status(), "loading client records");
+}
+
+StateMachine::Handler StateMachine::RouteOf(storepb::Command::OpCase op) {
+  // DataRoute: one row per command type.
+  switch (op) {
+    case storepb::Command::kKvPut:
+      return &StateMachine::ApplyKvPut;
+    case storepb::Command::kKvDelete:
+      return &StateMachine::ApplyKvDelete;
+    case storepb::Command::kKvCas:
+      return &StateMachine::ApplyKvCas;
+    case storepb::Command::kOffsetCommit:
+      return &StateMachine::ApplyOffsetCommit;
+    case storepb::Command::kSessionBatch:
+      return &StateMachine::ApplySessionBatch;
+    case storepb::Command::OP_NOT_SET:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+Result<storepb::ApplyResult> StateMachine::Apply(
+    const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also) {
+  storepb::ApplyResult result;
+  result.set_index(entry.index());
+  if (entry.index() <= applied_index_) {
+    SetResult(result, Code::kAlreadyExists, "entry already applied");
+    return result;
+  }
+  CHECK_EQ(entry.index(), applied_index_ + 1) << "group " << group_ << ": apply out of order";
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<std::string, std::optional<storepb::KvValue>>> cache_updates;
+  if (entry.type() == raftpb::ENTRY_NORMAL && !entry.data().empty()) {
+    storepb::Command cmd;
+    Handler handler = nullptr;
+    if (!cmd.ParseFromString(entry.data())) {
+      SetResult(result, Code::kInvalidArgument, "command does not parse");
+    } else if ((handler = RouteOf(cmd.op_case())) == nullptr) {
+      SetResult(result, Code::kInvalidArgument, "command without an operation");
+    } else if (auto it = clients_.find(cmd.client_id()); cmd.client_id() != 0 &&
+                                                         it != clients_.end() &&
+                                                         cmd.sequence() <= it->second.sequence()) {
+      // A retry of something already applied: answer as the first time, change nothing.
+      if (cmd.sequence() == it->second.sequence()) {
+        result = it->second.result();
+      } else {
+        SetResult(result, Code::kFailedPrecondition,
+                  "stale sequence " + std::to_string(cmd.sequence()) + " (client " +
+                      std::to_string(cmd.client_id()) + " is at " +
+                      std::to_string(it->second.sequence()) + ")");
+      }
+      result.set_index(entry.index());
+    } else {
+      Ctx ctx{cmd, entry.index(), batch, result, {}};
+      RETURN_IF_ERROR((this->*handler)(ctx));
+      if (result.code() == 0 && result.message().empty()) SetResult(result, Code::kOk, "");
+      cache_updates = std::move(ctx.cache_updates);
+      if (cmd.client_id() != 0) {
+        storepb::ClientRecord rec;
+        rec.set_sequence(cmd.sequence());
+        *rec.mutable_result() = result;
+        rec.set_last_time_ns(cmd.leader_time_ns());
+        PutClientRecord(batch, cmd.client_id(), std::move(rec));
+      }
+    }
+  }
+  batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied), BigEndian64(entry.index()));
+  if (also) also(batch);
+  RETURN_IF_ERROR(engine_.Write(batch, /*sync=*/false));
+  applied_index_ = entry.index();
+  for (auto& [key, value] : cache_updates) {
+    if (value) {
+      cache_.Put(key, *value);
+    } else {
+      cache_.Erase(key);
+    }
+  }
+  return result;
+}
+
+void StateMachine::PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_id,
+                                   storepb::ClientRecord rec) {
+  auto it = clients_.find(client_id);
+  if (it != clients_.end()) clients_by_time_.erase({it->second.last_time_ns(), client_id});
+  batch.Put(cf(), DataKey(group_, Space::kClients, BigEndian64(client_id)),
+            rec.SerializeAsString());
+  clients_by_time_.emplace(rec.last_time_ns(), client_id);
+  clients_[client_id] = std::move(rec);
+  // Bounded: expire records unused for the TTL (by leader time, so every replica agrees), and
+  // the least recently used beyond the count limit.
+  const int64_t now = clients_[client_id].last_time_ns();
+  while (!clients_by_time_.empty()) {
+    auto [time, id] = *clients_by_time_.begin();
+    const bool expired = now - time > options_.client_record_ttl_ns;
+    if (!expired && clients_.size() <= options_.max_client_records) break;
+    if (id == client_id) break;
+    clients_by_time_.erase(clients_by_time_.begin());
+    clients_.erase(id);
+    batch.Delete(cf(), DataKey(group_, Space::kClients, BigEndian64(id)));
+  }
+}
+
+Result<std::optional<storepb::KvValue>> StateMachine::ReadKv(const std::string& key) {
+  Result<std::string> raw = engine_.Get(cf(), key);
+  if (!raw.ok()) {
+    if (raw.status().code() == Code::kNotFound) return std::optional<storepb::KvValue>();
+    return raw.status();
+  }
+  storepb::KvValue v;
+  if (!v.ParseFromString(*raw)) return DataLossError("corrupt KV value");
+  return std::optional<storepb::KvValue>(std::move(v));
+}
+
+Status StateMachine::ApplyKvPut(Ctx& c) {
+  const storepb::KvPut& op = c.cmd.kv_put();
+  const std::string key = DataKey(group_, Space::kKv, op.key());
+  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> old, ReadKv(key));
+  storepb::KvValue v;
+  v.set_value(op.value());
+  v.set_create_index(old ? old->create_index() : c.index);
+  v.set_mod_index(c.index);
+  v.set_version(old ? old->version() + 1 : 1);
+  v.set_mod_time_ns(c.cmd.leader_time_ns());
+  c.batch.Put(cf(), key, v.SerializeAsString());
+  c.cache_updates.emplace_back(key, v);
+  return Status::Ok();
+}
+
+Status StateMachine::ApplyKvDelete(Ctx& c) {
+  const std::string key = DataKey(group_, Space::kKv, c.cmd.kv_delete().key());
+  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> old, ReadKv(key));
+  if (!old) {
+    SetResult(c.result, Code::kNotFound, "key not found");
+    return Status::Ok();
+  }
+  c.batch.Delete(cf(), key);
+  c.cache_updates.emplace_back(key, std::nullopt);
+  return Status::Ok();
+}
+
+Status StateMachine::ApplyKvCas(Ctx& c) {
+  const storepb::KvCompareAndSet& op = c.cmd.kv_cas();
+  const std::string key = DataKey(group_, Space::kKv, op.key());
+  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> old, ReadKv(key));
+  const bool match = op.expect_absent() ? !old : (old && old->value() == op.expected_value());
+  c.result.set_succeeded(match);
+  if (!match) {
+    if (old) *c.result.mutable_previous() = *old;
+    return Status::Ok();
+  }
+  if (op.delete_on_match()) {
+    if (old) c.batch.Delete(cf(), key);
+    c.cache_updates.emplace_back(key, std::nullopt);
+    return Status::Ok();
+  }
+  storepb::KvValue v;
+  v.set_value(op.new_value());
+  v.set_create_index(old ? old->create_index() : c.index);
+  v.set_mod_index(c.index);
+  v.set_version(old ? old->version() + 1 : 1);
+  v.set_mod_time_ns(c.cmd.leader_time_ns());
+  c.batch.Put(cf(), key, v.SerializeAsString());
+  c.cache_updates.emplace_back(key, v);
+  return Status::Ok();
+}
+
+std::string StateMachine::OffsetKey(std::string_view consumer_group, std::string_view topic,
+                                    uint32_t partition) const {
+  std::string k;
+  AppendLengthPrefixed(k, consumer_group);
+  AppendLengthPrefixed(k, topic);
+  AppendBigEndian64(k, partition);
+  return DataKey(group_, Space::kOffset, k);
+}
+
+Status StateMachine::ApplyOffsetCommit(Ctx& c) {
+  const storepb::OffsetCommit& op = c.cmd.offset_commit();
+  // Check every precondition before writing anything: all or nothing.
+  for (const storepb::OffsetEntry& e : op.entries()) {
+    if (!e.has_expected()) continue;
+    Result<std::string> raw = engine_.Get(cf(), OffsetKey(op.group(), e.topic(), e.partition()));
+    if (!raw.ok() && raw.status().code() != Code::kNotFound) return raw.status();
+    const std::optional<uint64_t> current =
+        raw.ok() ? ReadBigEndian64(*raw) : std::optional<uint64_t>();
+    if (!current || *current != e.expected()) {
+      c.result.set_succeeded(false);
+      SetResult(c.result, Code::kFailedPrecondition,
+                "offset of " + e.topic() + "/" + std::to_string(e.partition()) + " is " +
+                    (current ? std::to_string(*current) : std::string("unset")) + ", expected " +
+                    std::to_string(e.expected()));
+      return Status::Ok();
+    }
+  }
+  for (const storepb::OffsetEntry& e : op.entries()) {
+    c.batch.Put(cf(), OffsetKey(op.group(), e.topic(), e.partition()), BigEndian64(e.offset()));
+  }
+  c.result.set_succeeded(true);
+  return Status::Ok();
+}
+
+Status StateMachine::ApplySessionBatch(Ctx& c) {
+  const storepb::SessionBatch& op = c.cmd.session_batch();
+  if (op.create_only()) {
+    for (const storepb::Session& s : op.upserts()) {
+      Result<std::string> raw = engine_.Get(cf(), DataKey(group_, Space::kSession, s.client_id()));
+      if (raw.ok()) {
+        SetResult(c.result, Code::kAlreadyExists, "session '" + s.client_id() + "' exists");
+        return Status::Ok();
+      }
+      if (raw.status().code() != Code::kNotFound) return raw.status();
+    }
+  }
+  for (const storepb::Session& s : op.upserts()) {
+    storepb::StoredSession stored;
+    *stored.mutable_session() = s;
+    stored.set_updated_time_ns(c.cmd.leader_time_ns());
+    c.batch.Put(cf(), DataKey(group_, Space::kSession, s.client_id()), stored.SerializeAsString());
+  }
+  for (const std::string& id : op.deletes()) {
+    c.batch.Delete(cf(), DataKey(group_, Space::kSession, id));
+  }
+  c.result.set_succeeded(true);
+  return Status::Ok();
+}
+
+Result<raft::Snapshot> StateMachine::BuildSnapshot(uint64_t term, const raft::ConfState& conf) {
+  const rocksdb::Snapshot* snap = engine_.db()->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  storepb::SnapshotData data;
+  const std::string prefix = GroupPrefix(group_);
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(ro, cf()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto* pair = data.add_pairs();
+    pair->set_key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    pair->set_value(it->value().data(), it->value().size());
+  }
+  Status s = FromRocks(it->status(), "reading the group for a snapshot");
+  it.reset();
+  engine_.db()->ReleaseSnapshot(snap);
+  RETURN_IF_ERROR(s);
+  raft::Snapshot out;
+  out.mutable_metadata()->set_index(applied_index_);
+  out.mutable_metadata()->set_term(term);
+  *out.mutable_metadata()->mutable_conf_state() = conf;
+  out.set_data(data.SerializeAsString());
+  return out;
+}
+
+Status StateMachine::InstallSnapshot(rocksdb::WriteBatch& batch, const raft::Snapshot& snap) {
+  storepb::SnapshotData data;
+  if (!data.ParseFromString(snap.data())) {
+    return DataLossError("snapshot data of group " + std::to_string(group_) + " does not parse");
+  }
+  const std::string prefix = GroupPrefix(group_);
+  batch.DeleteRange(cf(), prefix, PrefixEnd(prefix));
+  for (const auto& pair : data.pairs()) batch.Put(cf(), prefix + pair.key(), pair.value());
+  batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied),
+            BigEndian64(snap.metadata().index()));
+  return Status::Ok();
+}
+
+Status StateMachine::OnSnapshotInstalled(uint64_t index) {
+  cache_.Clear();
+  RETURN_IF_ERROR(Load());
+  CHECK_EQ(applied_index_, index);
+  return Status::Ok();
+}
+
+Result<storepb::KvValue> StateMachine::Get(std::string_view k) {
+  const std::string key = DataKey(group_, Space::kKv, k);
+  if (std::optional<storepb::KvValue> hit = cache_.Lookup(key)) return *hit;
+  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> v, ReadKv(key));
+  if (!v) return NotFoundError("key not found");
+  cache_.Put(key, *v);
+  return *v;
+}
+
+Result<std::vector<std::pair<std::string, storepb::KvValue>>> StateMachine::List(
+    std::string_view prefix, std::string_view start_after, size_t limit) {
+  const std::string lo = DataKey(group_, Space::kKv, prefix);
+  const std::string base = DataKey(group_, Space::kKv, "");
+  std::vector<std::pair<std::string, storepb::KvValue>> out;
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  const std::string start = start_after.empty() || start_after < prefix
+                                ? lo
+                                : DataKey(group_, Space::kKv, start_after) + std::string(1, '\0');
+  for (it->Seek(start); it->Valid() && it->key().starts_with(lo) && out.size() < limit;
+       it->Next()) {
+    storepb::KvValue v;
+    if (!v.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLossError("corrupt KV value");
+    }
+    out.emplace_back(it->key().ToString().substr(base.size()), std::move(v));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing keys"));
+  return out;
+}
+
+Result<uint64_t> StateMachine::GetOffset(std::string_view consumer_group, std::string_view topic,
+                                         uint32_t partition) {
+  ASSIGN_OR_RETURN(std::string raw, engine_.Get(cf(), OffsetKey(consumer_group, topic, partition)));
+  std::optional<uint64_t> v = ReadBigEndian64(raw);
+  if (!v) return DataLossError("corrupt offset");
+  return *v;
+}
+
+Result<storepb::StoredSession> StateMachine::GetSession(std::string_view client_id) {
+  ASSIGN_OR_RETURN(std::string raw, engine_.Get(cf(), DataKey(group_, Space::kSession, client_id)));
+  storepb::StoredSession s;
+  if (!s.ParseFromString(raw)) return DataLossError("corrupt session");
+  return s;
+}
+
+Result<uint64_t> StateMachine::Digest() {
+  uint64_t h = HashCombine(0, applied_index_);
+  const std::string prefix = GroupPrefix(group_);
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    h = HashCombine(h, HashBytes(it->key().ToStringView()));
+    h = HashCombine(h, HashBytes(it->value().ToStringView()));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "digesting the group"));
+  return h;
+}
+
+}  // namespace meta::store
