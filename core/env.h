@@ -59,6 +59,9 @@ class Env {
   virtual bool Cancel(TimerId id) = 0;
   // Queues `fn` to run on this Env's loop after everything already queued.
   virtual void Post(Task fn) = 0;
+  // Calendar time, nanoseconds since the Unix epoch (virtual in simulation). Only for timestamps
+  // that leave the node (a leader stamps commands with it); never for measuring durations.
+  virtual int64_t UnixNanos() const = 0;
 
   // The node's message transport; null where the runtime has none.
   virtual Transport* transport() { return nullptr; }

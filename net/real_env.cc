@@ -39,6 +39,12 @@ void RealEnv::Stop() {
 
 Instant RealEnv::Now() const { return MonotonicNow(); }
 
+int64_t RealEnv::UnixNanos() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 TimerId RealEnv::After(Duration delay, Task fn) {
   const Instant deadline = Now() + (delay < Duration::Zero() ? Duration::Zero() : delay);
   uint64_t id;

@@ -30,6 +30,7 @@ class RealEnv final : public Env {
   TimerId After(Duration delay, Task fn) override;
   bool Cancel(TimerId id) override;
   void Post(Task fn) override;
+  int64_t UnixNanos() const override;
 
  private:
   void Loop();

@@ -29,6 +29,8 @@ void SimNetwork::AddNode(NodeId id) {
   transports_.emplace(id, std::make_unique<NodeTransport>(*this, id));
 }
 
+void SimNetwork::ResetNode(NodeId id) { TransportOf(id).SetReceiver(nullptr); }
+
 Transport& SimNetwork::TransportOf(NodeId id) {
   auto it = transports_.find(id);
   CHECK(it != transports_.end()) << "no transport for node " << id;

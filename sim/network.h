@@ -24,6 +24,8 @@ class SimNetwork {
   ~SimNetwork();
 
   void AddNode(NodeId id);
+  // A restarted node starts with no receiver (its new process installs one).
+  void ResetNode(NodeId id);
   Transport& TransportOf(NodeId id);
 
   LinkOptions& options() { return options_; }

@@ -3,6 +3,7 @@
 #include <spdlog/logger.h>
 
 #include "core/check.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "sim/network.h"
 
@@ -14,6 +15,8 @@ SimEnv::SimEnv(World& world, NodeId id, Random random, std::shared_ptr<spdlog::l
 SimEnv::~SimEnv() { ShutdownFibers(); }
 
 Instant SimEnv::Now() const { return world_.Now(); }
+
+int64_t SimEnv::UnixNanos() const { return World::kEpochUnixNanos + world_.Now().nanos(); }
 
 TimerId SimEnv::After(Duration delay, Task fn) {
   const uint64_t digest = static_cast<uint64_t>(delay.nanos());
@@ -53,6 +56,21 @@ SimEnv& World::AddNode(NodeId id) {
   return ref;
 }
 
+SimEnv& World::RestartNode(NodeId id) {
+  auto it = nodes_.find(id);
+  CHECK(it != nodes_.end()) << "restarting unknown node " << id;
+  const uint64_t incarnation = it->second->incarnation() + 1;
+  auto logger = it->second->logger();
+  it->second.reset();  // unwinds its fibers while the world still works
+  // A restarted process draws fresh randomness: a stream of its own per incarnation.
+  auto env = std::make_unique<SimEnv>(
+      *this, id, Random(options_.seed).Stream("node", HashCombine(id, incarnation)), logger);
+  env->incarnation_ = incarnation;
+  it->second = std::move(env);
+  network_->ResetNode(id);
+  return *it->second;
+}
+
 SimEnv& World::node(NodeId id) {
   auto it = nodes_.find(id);
   CHECK(it != nodes_.end()) << "unknown node " << id;
@@ -69,7 +87,9 @@ uint64_t World::Schedule(Instant at, NodeId node, EventKind kind, uint64_t diges
   if (at < now_) at = now_;
   const uint64_t seq = next_seq_++;
   if (kind == EventKind::kTimer) pending_timers_.insert(seq);
-  queue_.push(Event{at, seq, node, kind, digest, std::move(fn)});
+  auto it = nodes_.find(node);
+  const uint64_t incarnation = it == nodes_.end() ? 0 : it->second->incarnation();
+  queue_.push(Event{at, seq, node, incarnation, kind, digest, std::move(fn)});
   return seq;
 }
 
@@ -79,7 +99,9 @@ bool World::StepUntil(Instant deadline) {
   while (!queue_.empty()) {
     const Event& top = queue_.top();
     const bool cancelled = top.kind == EventKind::kTimer && pending_timers_.count(top.seq) == 0;
-    const bool orphaned = nodes_.count(top.node) == 0;  // its node is gone; the event dies with it
+    // Its node is gone (or was restarted since): the event died with the process.
+    auto node = nodes_.find(top.node);
+    const bool orphaned = node == nodes_.end() || node->second->incarnation() != top.incarnation;
     if (!cancelled && !orphaned && top.at > deadline) return false;
     // priority_queue::top is const; the task is moved out just before pop, which never reads it.
     Event event = std::move(const_cast<Event&>(top));

@@ -38,11 +38,14 @@ class SimEnv final : public Env {
   TimerId After(Duration delay, Task fn) override;
   bool Cancel(TimerId id) override;
   void Post(Task fn) override;
+  int64_t UnixNanos() const override;
   Transport* transport() override;
+  uint64_t incarnation() const { return incarnation_; }
 
  private:
   friend class World;
   World& world_;
+  uint64_t incarnation_ = 0;
 };
 
 struct WorldOptions {
@@ -64,8 +67,14 @@ class World {
   // The world's own random stream (for workloads and faults; nodes get their own streams).
   Random& random() { return random_; }
 
+  // Virtual time 0 is this calendar instant (2026-01-01T00:00:00Z).
+  static constexpr int64_t kEpochUnixNanos = int64_t{1767225600} * 1000 * 1000 * 1000;
+
   // Adds node `id`; its Env draws from the independent stream ("node", id).
   SimEnv& AddNode(NodeId id);
+  // A crashed process: the node's Env (its fibers, timers and queued events) is destroyed and a
+  // fresh one takes its place. Whatever the node kept outside its Env (its disk) is the caller's.
+  SimEnv& RestartNode(NodeId id);
   SimEnv& node(NodeId id);
   bool HasNode(NodeId id) const { return nodes_.count(id) != 0; }
   std::vector<NodeId> node_ids() const;
@@ -97,6 +106,7 @@ class World {
     Instant at;
     uint64_t seq;
     NodeId node;
+    uint64_t incarnation;
     EventKind kind;
     uint64_t digest;
     Task fn;

@@ -113,3 +113,26 @@ TEST(WorldTest, AddingANodeDoesNotPerturbAnotherNodesRandomStream) {
 
 }  // namespace
 }  // namespace meta::sim
+
+namespace meta::sim {
+namespace {
+
+TEST(WorldTest, RestartDropsTheOldProcessEventsAndInFlightMessages) {
+  World world(WorldOptions{.seed = 3});
+  Env& a = world.AddNode(1);
+  world.AddNode(2);
+  bool old_timer_ran = false;
+  world.node(2).After(Millis(5), [&] { old_timer_ran = true; });
+  int delivered = 0;
+  world.node(2).transport()->SetReceiver([&](NodeId, std::string) { ++delivered; });
+  ASSERT_TRUE(a.transport()->Send(2, "lost").ok());
+  Env& b = world.RestartNode(2);
+  b.transport()->SetReceiver([&](NodeId, std::string) { ++delivered; });
+  ASSERT_TRUE(a.transport()->Send(2, "kept").ok());
+  world.RunUntilQuiescent();
+  EXPECT_FALSE(old_timer_ran);
+  EXPECT_EQ(delivered, 1);
+}
+
+}  // namespace
+}  // namespace meta::sim

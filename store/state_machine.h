@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "raft/storage.h"
 #include "proto/store.pb.h"
+#include "raft/storage.h"
 #include "store/cache_manager.h"
 #include "store/engine.h"
 

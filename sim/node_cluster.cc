@@ -1,0 +1,130 @@
+#include "sim/node_cluster.h"
+
+#include <filesystem>
+
+#include "core/check.h"
+#include "core/fiber.h"
+
+namespace meta::sim {
+
+NodeCluster::NodeCluster(NodeClusterOptions options)
+    : options_(std::move(options)), world_(WorldOptions{.seed = options_.seed}) {
+  CHECK(!options_.base_dir.empty()) << "NodeCluster needs a base directory";
+  for (int i = 1; i <= options_.nodes; ++i) {
+    const NodeId id = static_cast<NodeId>(i);
+    world_.AddNode(id);
+    nodes_[id].dir = options_.base_dir + "/n" + std::to_string(id);
+  }
+}
+
+NodeCluster::~NodeCluster() {
+  for (auto& [id, slot] : nodes_) slot.node.reset();
+}
+
+std::vector<NodeId> NodeCluster::ids() const {
+  std::vector<NodeId> out;
+  for (const auto& [id, slot] : nodes_) out.push_back(id);
+  return out;
+}
+
+store::Node& NodeCluster::node(NodeId id) {
+  CHECK(IsUp(id)) << "node " << id << " is down";
+  return *nodes_.at(id).node;
+}
+
+Status NodeCluster::Open(NodeId id) {
+  Slot& slot = nodes_.at(id);
+  std::filesystem::create_directories(slot.dir);
+  SimEnv& env = world_.node(id);
+  env.set_storage(StorageEnv{nullptr, slot.dir});
+  store::NodeOptions o;
+  o.id = id;
+  for (const auto& [member, s] : nodes_) o.members.push_back(member);
+  if (options_.tweak) options_.tweak(o);
+  ASSIGN_OR_RETURN(slot.node, store::Node::Open(env, o));
+  slot.node->Start();
+  return Status::Ok();
+}
+
+Status NodeCluster::StartAll() {
+  for (const auto& [id, slot] : nodes_) RETURN_IF_ERROR(Open(id));
+  return Status::Ok();
+}
+
+void NodeCluster::Crash(NodeId id) {
+  Slot& slot = nodes_.at(id);
+  slot.node.reset();
+  world_.RestartNode(id);  // a fresh, empty process in its place
+}
+
+Status NodeCluster::Restart(NodeId id) {
+  CHECK(!IsUp(id)) << "restarting node " << id << " that is up";
+  return Open(id);
+}
+
+NodeId NodeCluster::Leader(store::GroupId group) {
+  NodeId leader = 0;
+  uint64_t term = 0;
+  for (auto& [id, slot] : nodes_) {
+    if (!slot.node) continue;
+    const raft::Raft& r = slot.node->raft(group);
+    if (r.state() == raft::StateType::kLeader && r.term() >= term) {
+      leader = id;
+      term = r.term();
+    }
+  }
+  return leader;
+}
+
+bool NodeCluster::WaitForLeaders(Duration timeout) {
+  return RunUntil(
+      [this] {
+        for (auto& [id, slot] : nodes_) {
+          if (!slot.node) continue;
+          for (store::GroupId g : slot.node->groups()) {
+            if (Leader(g) == 0) return false;
+          }
+          return true;
+        }
+        return false;
+      },
+      timeout);
+}
+
+void NodeCluster::SpawnOn(NodeId id, std::function<void(store::Node&)> fn) {
+  store::Node* n = &node(id);
+  world_.node(id).fibers().Spawn("test", [n, fn = std::move(fn)] { fn(*n); });
+}
+
+bool NodeCluster::RunUntil(const std::function<bool()>& done, Duration timeout) {
+  const Instant deadline = world_.Now() + timeout;
+  while (!done()) {
+    if (world_.Now() >= deadline) return false;
+    if (!world_.Step()) return done();
+  }
+  return true;
+}
+
+Status NodeCluster::CheckConverged(store::GroupId group) {
+  std::optional<std::pair<uint64_t, uint64_t>> first;
+  NodeId first_id = 0;
+  for (auto& [id, slot] : nodes_) {
+    if (!slot.node) continue;
+    store::StateMachine& sm = slot.node->state_machine(group);
+    ASSIGN_OR_RETURN(uint64_t digest, sm.Digest());
+    const std::pair<uint64_t, uint64_t> mine{sm.applied_index(), digest};
+    if (!first) {
+      first = mine;
+      first_id = id;
+    } else if (*first != mine) {
+      return InternalError("group " + std::to_string(group) + " diverged: node " +
+                           std::to_string(first_id) + " applied " + std::to_string(first->first) +
+                           " digest " + std::to_string(first->second) + ", node " +
+                           std::to_string(id) + " applied " + std::to_string(mine.first) +
+                           " digest " + std::to_string(mine.second));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace meta::sim

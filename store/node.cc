@@ -1,0 +1,411 @@
+#include "store/node.h"
+
+#include <rocksdb/write_batch.h>
+#include <spdlog/logger.h>
+
+#include "core/check.h"
+#include "core/fiber.h"
+#include "core/hash.h"
+#include "core/transport.h"
+
+namespace meta::store {
+
+struct Node::Group {
+  GroupId id = 0;
+  std::unique_ptr<LogStorage> log;
+  std::unique_ptr<StateMachine> sm;
+  std::unique_ptr<Random> random;
+  std::unique_ptr<raft::RawNode> raft;
+  std::map<std::string, Promise<uint64_t>> reads;        // ReadIndex context -> waiting reader
+  std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
+};
+
+Status NodeOptions::Validate() const {
+  if (id == 0) return InvalidArgumentError("node id must not be 0");
+  if (members.empty()) return InvalidArgumentError("members must list at least this node");
+  if (offset_groups == 0 || data_groups == 0 || offset_groups > 99 || data_groups > 1000) {
+    return InvalidArgumentError("offset_groups must be in [1, 99] and data_groups in [1, 1000]");
+  }
+  if (tick_interval <= Duration::Zero()) return InvalidArgumentError("tick_interval must be > 0");
+  if (heartbeat_ticks <= 0 || election_ticks <= heartbeat_ticks) {
+    return InvalidArgumentError("need 0 < heartbeat_ticks < election_ticks");
+  }
+  if (write_timeout <= Duration::Zero()) return InvalidArgumentError("write_timeout must be > 0");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Node>> Node::Open(Env& env, const NodeOptions& options) {
+  RETURN_IF_ERROR(options.Validate());
+  std::unique_ptr<Node> node(new Node(env, options));
+  ASSIGN_OR_RETURN(node->engine_, Engine::Open(env.storage(), options.engine));
+  RETURN_IF_ERROR(node->LoadGroup(kMetadataGroup));
+  for (uint32_t i = 0; i < options.offset_groups; ++i) {
+    RETURN_IF_ERROR(node->LoadGroup(OffsetGroup(i)));
+  }
+  for (uint32_t i = 0; i < options.data_groups; ++i) {
+    RETURN_IF_ERROR(node->LoadGroup(DataGroup(i)));
+  }
+  // Proposal ids start at a random point per process, so an entry proposed by this node before a
+  // restart can never be mistaken for one proposed after it.
+  node->next_proposal_id_ = env.random().Next() | 1;
+  return node;
+}
+
+Status Node::LoadGroup(GroupId id) {
+  auto g = std::make_unique<Group>();
+  g->id = id;
+  raft::ConfState initial;
+  for (NodeId m : options_.members) initial.add_voters(m);
+  ASSIGN_OR_RETURN(g->log, LogStorage::Load(*engine_, id, initial));
+  g->sm = std::make_unique<StateMachine>(*engine_, id, options_.state_machine);
+  RETURN_IF_ERROR(g->sm->Load().Annotate("group " + std::to_string(id)));
+  Group* raw = g.get();
+  g->log->SetSnapshotProvider([raw]() -> Result<raft::Snapshot> {
+    ASSIGN_OR_RETURN(uint64_t term, raw->log->Term(raw->sm->applied_index()));
+    return raw->sm->BuildSnapshot(term, raw->log->conf_state());
+  });
+  g->random = std::make_unique<Random>(env_.random().Stream("raft-group", id));
+  raft::Config c;
+  c.id = options_.id;
+  c.election_tick = options_.election_ticks;
+  c.heartbeat_tick = options_.heartbeat_ticks;
+  c.applied = g->sm->applied_index();
+  g->raft = std::make_unique<raft::RawNode>(c, *g->log, *g->random);
+  groups_.emplace(id, std::move(g));
+  return Status::Ok();
+}
+
+Node::Node(Env& env, const NodeOptions& options) : env_(env), options_(options) {}
+
+Node::~Node() { Stop(); }
+
+void Node::Start() {
+  CHECK(!running_) << "node started twice";
+  running_ = true;
+  Transport* t = env_.transport();
+  CHECK(t != nullptr) << "node needs a transport";
+  t->SetReceiver([this](NodeId from, std::string payload) { OnFrame(from, payload); });
+  tick_timer_ = env_.After(options_.tick_interval, [this] { Tick(); });
+  // A single-member group elects itself at once instead of waiting out an election timeout.
+  if (options_.members.size() == 1) {
+    for (auto& [id, g] : groups_) g->raft->Campaign().IgnoreError();
+  }
+  ScheduleTurn();
+}
+
+void Node::Stop() {
+  if (!running_) return;
+  running_ = false;
+  env_.Cancel(tick_timer_);
+  if (Transport* t = env_.transport()) t->SetReceiver(nullptr);
+  FailAllWaiters(UnavailableError("node " + std::to_string(options_.id) + " is stopping"));
+}
+
+void Node::FailAllWaiters(const Status& why) {
+  auto writes = std::move(pending_writes_);
+  pending_writes_.clear();
+  for (auto& [id, w] : writes) w.promise.Set(why);
+  for (auto& [id, g] : groups_) {
+    auto reads = std::move(g->reads);
+    g->reads.clear();
+    for (auto& [ctx, p] : reads) p.Set(why);
+    auto waiters = std::move(g->apply_waiters);
+    g->apply_waiters.clear();
+    for (auto& [index, p] : waiters) p.Set(why);
+  }
+}
+
+std::vector<GroupId> Node::groups() const {
+  std::vector<GroupId> out;
+  for (const auto& [id, g] : groups_) out.push_back(id);
+  return out;
+}
+
+Node::Group& Node::GetGroup(GroupId id) {
+  auto it = groups_.find(id);
+  CHECK(it != groups_.end()) << "unknown group " << id;
+  return *it->second;
+}
+
+const Node::Group& Node::GetGroup(GroupId id) const {
+  auto it = groups_.find(id);
+  CHECK(it != groups_.end()) << "unknown group " << id;
+  return *it->second;
+}
+
+const raft::Raft& Node::raft(GroupId group) const { return GetGroup(group).raft->raft(); }
+StateMachine& Node::state_machine(GroupId group) { return *GetGroup(group).sm; }
+const LogStorage& Node::log(GroupId group) const { return *GetGroup(group).log; }
+
+GroupId Node::RouteKv(std::string_view) const { return kMetadataGroup; }
+
+GroupId Node::RouteOffset(std::string_view consumer_group) const {
+  return OffsetGroup(static_cast<uint32_t>(HashBytes(consumer_group) % options_.offset_groups));
+}
+
+GroupId Node::RouteSession(std::string_view client_id) const {
+  return DataGroup(static_cast<uint32_t>(HashBytes(client_id) % options_.data_groups));
+}
+
+GroupId Node::RouteCommand(const storepb::Command& cmd) const {
+  switch (cmd.op_case()) {
+    case storepb::Command::kOffsetCommit:
+      return RouteOffset(cmd.offset_commit().group());
+    case storepb::Command::kSessionBatch: {
+      // A batch lives in one group: routed by its first session (the API layer splits batches
+      // that span groups).
+      const auto& b = cmd.session_batch();
+      if (b.upserts_size() > 0) return RouteSession(b.upserts(0).client_id());
+      if (b.deletes_size() > 0) return RouteSession(b.deletes(0));
+      return DataGroup(0);
+    }
+    default:
+      return kMetadataGroup;
+  }
+}
+
+Result<storepb::ApplyResult> Node::Write(storepb::Command cmd) {
+  CHECK(fiber::InFiber()) << "Node::Write outside a fiber";
+  if (!running_) return UnavailableError("node is stopped");
+  Group& g = GetGroup(RouteCommand(cmd));
+  const uint64_t pid = next_proposal_id_++;
+  cmd.set_origin_node(options_.id);
+  cmd.set_proposal_id(pid);
+  cmd.set_leader_time_ns(env_.UnixNanos());
+  Future<storepb::ApplyResult> done = pending_writes_[pid].promise.GetFuture();
+  Status s = g.raft->Propose(cmd.SerializeAsString());
+  if (!s.ok()) {
+    pending_writes_.erase(pid);
+    return s.Annotate("group " + std::to_string(g.id));
+  }
+  ScheduleTurn();
+  const Instant start = env_.Now();
+  Result<storepb::ApplyResult> r = done.Get(options_.write_timeout);
+  pending_writes_.erase(pid);
+  const Duration took = env_.Now() - start;
+  if (took > options_.slow_write) {
+    env_.log().warn("slow write to group {}: {} (result {})", g.id, took.ToString(),
+                    r.ok() ? "applied" : r.status().ToString());
+  }
+  return r;
+}
+
+Status Node::ReadBarrier(GroupId group) {
+  CHECK(fiber::InFiber()) << "Node::ReadBarrier outside a fiber";
+  if (!running_) return UnavailableError("node is stopped");
+  Group& g = GetGroup(group);
+  const std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
+  Future<uint64_t> index_future = g.reads[ctx].GetFuture();
+  Status s = g.raft->ReadIndex(ctx);
+  if (!s.ok()) {
+    g.reads.erase(ctx);
+    return s.Annotate("group " + std::to_string(group));
+  }
+  ScheduleTurn();
+  Result<uint64_t> index = index_future.Get(options_.write_timeout);
+  g.reads.erase(ctx);
+  if (!index.ok()) return index.status().Annotate("read index");
+  if (g.sm->applied_index() >= *index) return Status::Ok();
+  auto it = g.apply_waiters.emplace(*index, Promise<Unit>());
+  Result<Unit> applied = it->second.GetFuture().Get(options_.write_timeout);
+  if (!applied.ok() && running_ && !it->second.IsSet()) g.apply_waiters.erase(it);
+  return applied.status();
+}
+
+Result<storepb::KvValue> Node::Get(std::string_view key, bool linearizable) {
+  const GroupId group = RouteKv(key);
+  if (linearizable) RETURN_IF_ERROR(ReadBarrier(group));
+  return GetGroup(group).sm->Get(key);
+}
+
+Result<std::vector<std::pair<std::string, storepb::KvValue>>> Node::List(
+    std::string_view prefix, std::string_view start_after, size_t limit, bool linearizable) {
+  if (linearizable) RETURN_IF_ERROR(ReadBarrier(kMetadataGroup));
+  return GetGroup(kMetadataGroup).sm->List(prefix, start_after, limit);
+}
+
+Result<uint64_t> Node::GetOffset(std::string_view consumer_group, std::string_view topic,
+                                 uint32_t partition, bool linearizable) {
+  const GroupId group = RouteOffset(consumer_group);
+  if (linearizable) RETURN_IF_ERROR(ReadBarrier(group));
+  return GetGroup(group).sm->GetOffset(consumer_group, topic, partition);
+}
+
+Result<storepb::StoredSession> Node::GetSession(std::string_view client_id, bool linearizable) {
+  const GroupId group = RouteSession(client_id);
+  if (linearizable) RETURN_IF_ERROR(ReadBarrier(group));
+  return GetGroup(group).sm->GetSession(client_id);
+}
+
+Status Node::Campaign(GroupId group) {
+  Status s = GetGroup(group).raft->Campaign();
+  ScheduleTurn();
+  return s;
+}
+
+Status Node::TransferLeader(GroupId group, NodeId to) {
+  Status s = GetGroup(group).raft->TransferLeader(to);
+  ScheduleTurn();
+  return s;
+}
+
+void Node::ScheduleTurn() {
+  if (turn_scheduled_ || !running_) return;
+  turn_scheduled_ = true;
+  env_.Post([this] { ProcessTurn(); });
+}
+
+void Node::Tick() {
+  if (!running_) return;
+  for (auto& [id, g] : groups_) g->raft->Tick();
+  tick_timer_ = env_.After(options_.tick_interval, [this] { Tick(); });
+  ScheduleTurn();
+}
+
+void Node::ProcessTurn() {
+  turn_scheduled_ = false;
+  if (!running_) return;
+  std::vector<std::pair<Group*, raft::Ready>> readies;
+  for (auto& [id, g] : groups_) {
+    if (g->raft->HasReady()) readies.emplace_back(g.get(), g->raft->GetReady());
+  }
+  if (readies.empty()) return;
+  ++turns_;
+  Persist(readies);
+  SendMessages(readies);
+  for (auto& [g, rd] : readies) {
+    ApplyReady(*g, rd);
+    g->raft->Advance(rd);
+    MaybeCompact(*g);
+  }
+  for (auto& [id, g] : groups_) {
+    if (g->raft->HasReady()) {
+      ScheduleTurn();
+      break;
+    }
+  }
+}
+
+void Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {
+  rocksdb::WriteBatch batch;
+  bool sync = false;
+  for (auto& [g, rd] : readies) {
+    if (rd.snapshot) {
+      Status s = g->sm->InstallSnapshot(batch, *rd.snapshot);
+      CHECK(s.ok()) << "node " << options_.id << " group " << g->id
+                    << ": received snapshot is unusable: " << s;
+      g->log->ApplySnapshot(batch, rd.snapshot->metadata());
+    }
+    g->log->Append(batch, rd.entries);
+    if (rd.hard_state) g->log->SetHardState(batch, *rd.hard_state);
+    sync |= rd.must_sync;
+  }
+  if (batch.Count() == 0) return;
+  // Fail-stop: a node that cannot persist its Raft state must not go on as if it had.
+  Status s = engine_->Write(batch, sync);
+  CHECK(s.ok()) << "node " << options_.id << ": persisting Raft state failed: " << s;
+}
+
+void Node::SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies) {
+  std::map<NodeId, storepb::RaftFrame> frames;
+  for (auto& [g, rd] : readies) {
+    for (raft::Message& m : rd.messages) {
+      storepb::RaftFrame& f = frames[m.to()];
+      storepb::GroupMessage* gm = f.add_messages();
+      gm->set_group(g->id);
+      *gm->mutable_message() = std::move(m);
+    }
+  }
+  Transport* t = env_.transport();
+  for (auto& [peer, frame] : frames) {
+    frame.set_cluster_id(options_.cluster_id);
+    frame.set_from(options_.id);
+    const bool sent = t->Send(peer, frame.SerializeAsString()).ok();
+    for (const storepb::GroupMessage& gm : frame.messages()) {
+      Group& g = GetGroup(gm.group());
+      if (gm.message().type() == raftpb::MSG_SNAP) g.raft->ReportSnapshot(peer, !sent);
+      if (!sent) g.raft->ReportUnreachable(peer);
+    }
+  }
+}
+
+void Node::ApplyReady(Group& g, raft::Ready& rd) {
+  if (rd.snapshot) {
+    const uint64_t index = rd.snapshot->metadata().index();
+    Status s = g.sm->OnSnapshotInstalled(index);
+    CHECK(s.ok()) << "node " << options_.id << " group " << g.id << ": " << s;
+  }
+  for (const raft::Entry& e : rd.committed_entries) ApplyEntry(g, e);
+  while (!g.apply_waiters.empty() && g.apply_waiters.begin()->first <= g.sm->applied_index()) {
+    g.apply_waiters.begin()->second.Set(Unit{});
+    g.apply_waiters.erase(g.apply_waiters.begin());
+  }
+  for (const raft::ReadState& rs : rd.read_states) {
+    auto it = g.reads.find(rs.context);
+    if (it == g.reads.end()) continue;  // the reader gave up
+    it->second.Set(rs.index);
+    g.reads.erase(it);
+  }
+}
+
+void Node::ApplyEntry(Group& g, const raft::Entry& e) {
+  if (e.index() <= g.sm->applied_index()) return;  // inside an installed snapshot
+  Result<storepb::ApplyResult> r = InternalError("not applied");
+  if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+    raft::ConfChange cc;
+    if (cc.ParseFromString(e.data())) {
+      const raft::ConfState conf = g.raft->ApplyConfChange(cc);
+      r = g.sm->Apply(e, [&](rocksdb::WriteBatch& batch) { g.log->SetConfState(batch, conf); });
+    } else {
+      r = g.sm->Apply(e);  // a malformed change is skipped, identically on every replica
+    }
+  } else {
+    r = g.sm->Apply(e);
+  }
+  CHECK(r.ok()) << "node " << options_.id << " group " << g.id << ": apply failed: " << r.status();
+  ++entries_applied_;
+  if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty() || pending_writes_.empty()) return;
+  storepb::Command cmd;
+  if (!cmd.ParseFromString(e.data()) || cmd.origin_node() != options_.id) return;
+  auto it = pending_writes_.find(cmd.proposal_id());
+  if (it == pending_writes_.end()) return;  // the writer timed out
+  it->second.promise.Set(*r);
+  pending_writes_.erase(it);
+}
+
+void Node::MaybeCompact(Group& g) {
+  const uint64_t applied = g.sm->applied_index();
+  if (applied < g.log->FirstIndex() + options_.snapshot_entries) return;
+  Status s = g.log->Compact(applied, g.log->conf_state());
+  if (!s.ok()) env_.log().error("group {}: log compaction failed: {}", g.id, s.ToString());
+}
+
+void Node::OnFrame(NodeId from, const std::string& payload) {
+  if (!running_) return;
+  storepb::RaftFrame frame;
+  if (!frame.ParseFromString(payload)) {
+    env_.log().warn("dropping a malformed Raft frame from node {}", from);
+    return;
+  }
+  if (frame.cluster_id() != options_.cluster_id || frame.from() != from) {
+    env_.log().warn("dropping a Raft frame from node {} claiming cluster {} node {}", from,
+                    frame.cluster_id(), frame.from());
+    return;
+  }
+  for (const storepb::GroupMessage& gm : frame.messages()) {
+    auto it = groups_.find(gm.group());
+    const raft::Message& m = gm.message();
+    if (it == groups_.end()) {
+      env_.log().warn("dropping a message for unknown group {} from node {}", gm.group(), from);
+      continue;
+    }
+    if (m.from() != from && m.type() != raftpb::MSG_TRANSFER_LEADER) {
+      env_.log().warn("dropping a message from node {} that claims to be from {}", from, m.from());
+      continue;
+    }
+    it->second->raft->Step(m).IgnoreError();  // a refused step (e.g. stale) needs no answer
+  }
+  ScheduleTurn();
+}
+
+}  // namespace meta::store

@@ -1,0 +1,135 @@
+// The node driver: one node's Raft groups (metadata ×1, offset ×N, data ×N), its RocksDB, and the
+// loop that drives them on the node's Env. Everything runs on the Env's single loop; request
+// handlers are fibers that call Write/Read and suspend until their command is applied.
+//
+// One loop turn (ProcessTurn), for all groups together:
+//   1. persist every group's Ready — entries, hard states, received snapshots — in ONE WriteBatch
+//      with ONE fsync (group commit);
+//   2. send every group's messages, one RaftFrame per peer;
+//   3. apply committed entries (each apply writes data + applied index atomically) and answer
+//      the waiting proposers and readers;
+//   4. Advance every group; compact logs past the snapshot threshold.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/env.h"
+#include "core/future.h"
+#include "proto/store.pb.h"
+#include "raft/raw_node.h"
+#include "store/engine.h"
+#include "store/log_storage.h"
+#include "store/state_machine.h"
+
+namespace meta::store {
+
+struct NodeOptions {
+  NodeId id = 0;
+  uint64_t cluster_id = 1;
+  // The initial voters of every group when a node starts on an empty disk. On restart the
+  // membership stored on disk wins.
+  std::vector<NodeId> members;
+  uint32_t offset_groups = 1;
+  uint32_t data_groups = 1;
+  // Raft timing. With a 10 ms tick: heartbeat 250 ms; election timeout 300 ms (the seed's 299 ms
+  // rounded up to the tick), randomized up to 600 ms.
+  Duration tick_interval = Millis(10);
+  int heartbeat_ticks = 25;
+  int election_ticks = 30;
+  Duration write_timeout = Seconds(30);
+  Duration slow_write = Millis(1000);
+  // A group's log is compacted once this many entries were applied past its first index.
+  uint64_t snapshot_entries = 10000;
+  StateMachineOptions state_machine;
+  EngineOptions engine;
+
+  Status Validate() const;
+};
+
+class Node {
+ public:
+  // Opens the node's RocksDB (env.storage()) and loads every group. Loop thread only.
+  static Result<std::unique_ptr<Node>> Open(Env& env, const NodeOptions& options);
+  ~Node();
+
+  // Starts ticking and receiving. Stop() ends both and fails every waiting caller (UNAVAILABLE).
+  void Start();
+  void Stop();
+
+  // Routing: a key's group is a stable hash of its routing key.
+  GroupId RouteKv(std::string_view key) const;
+  GroupId RouteOffset(std::string_view consumer_group) const;
+  GroupId RouteSession(std::string_view client_id) const;
+  GroupId RouteCommand(const storepb::Command& cmd) const;
+
+  // Fiber only. Proposes `cmd` (stamped with this node's id, a proposal id and the time) and
+  // waits until it is applied: its result, or DEADLINE_EXCEEDED after the write timeout (the
+  // outcome is then unknown), or UNAVAILABLE (no leader known, node stopping).
+  Result<storepb::ApplyResult> Write(storepb::Command cmd);
+  // Fiber only. Linearizable read barrier (ReadIndex): returns once this node's state machine for
+  // `group` reflects every write acknowledged before the call.
+  Status ReadBarrier(GroupId group);
+
+  // Reads; `linearizable` runs ReadBarrier first (fiber only), else reads local applied state.
+  Result<storepb::KvValue> Get(std::string_view key, bool linearizable);
+  Result<std::vector<std::pair<std::string, storepb::KvValue>>> List(std::string_view prefix,
+                                                                     std::string_view start_after,
+                                                                     size_t limit,
+                                                                     bool linearizable);
+  Result<uint64_t> GetOffset(std::string_view consumer_group, std::string_view topic,
+                             uint32_t partition, bool linearizable);
+  Result<storepb::StoredSession> GetSession(std::string_view client_id, bool linearizable);
+
+  // Administration.
+  Status Campaign(GroupId group);
+  Status TransferLeader(GroupId group, NodeId to);
+
+  // Introspection.
+  NodeId id() const { return options_.id; }
+  std::vector<GroupId> groups() const;
+  const raft::Raft& raft(GroupId group) const;
+  StateMachine& state_machine(GroupId group);
+  const LogStorage& log(GroupId group) const;
+  Engine& engine() { return *engine_; }
+  uint64_t turns() const { return turns_; }
+  uint64_t entries_applied() const { return entries_applied_; }
+
+ private:
+  struct Group;
+  struct PendingWrite {
+    Promise<storepb::ApplyResult> promise;
+  };
+
+  Node(Env& env, const NodeOptions& options);
+  Status LoadGroup(GroupId id);
+  Group& GetGroup(GroupId id);
+  const Group& GetGroup(GroupId id) const;
+  void ScheduleTurn();
+  void ProcessTurn();
+  void Persist(std::vector<std::pair<Group*, raft::Ready>>& readies);
+  void SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies);
+  void ApplyReady(Group& g, raft::Ready& rd);
+  void ApplyEntry(Group& g, const raft::Entry& e);
+  void MaybeCompact(Group& g);
+  void OnFrame(NodeId from, const std::string& payload);
+  void Tick();
+  void FailAllWaiters(const Status& why);
+
+  Env& env_;
+  NodeOptions options_;
+  std::unique_ptr<Engine> engine_;
+  std::map<GroupId, std::unique_ptr<Group>> groups_;
+  std::map<uint64_t, PendingWrite> pending_writes_;  // proposal id -> waiting writer
+  uint64_t next_proposal_id_ = 1;
+  uint64_t next_read_id_ = 1;
+  bool turn_scheduled_ = false;
+  bool running_ = false;
+  TimerId tick_timer_;
+  uint64_t turns_ = 0;
+  uint64_t entries_applied_ = 0;
+};
+
+}  // namespace meta::store
