@@ -14,6 +14,9 @@ NodeCluster::NodeCluster(NodeClusterOptions options)
     const NodeId id = static_cast<NodeId>(i);
     world_.AddNode(id);
     nodes_[id].dir = options_.base_dir + "/n" + std::to_string(id);
+    if (options_.sim_disk) {
+      nodes_[id].disk = std::make_unique<SimDisk>(Random(options_.seed).Stream("disk", id).Next());
+    }
   }
 }
 
@@ -34,9 +37,13 @@ store::Node& NodeCluster::node(NodeId id) {
 
 Status NodeCluster::Open(NodeId id) {
   Slot& slot = nodes_.at(id);
-  std::filesystem::create_directories(slot.dir);
   SimEnv& env = world_.node(id);
-  env.set_storage(StorageEnv{nullptr, slot.dir});
+  if (slot.disk) {
+    env.set_storage(StorageEnv{slot.disk->file_system(), slot.dir});
+  } else {
+    std::filesystem::create_directories(slot.dir);
+    env.set_storage(StorageEnv{nullptr, slot.dir});
+  }
   store::NodeOptions o;
   o.id = id;
   for (const auto& [member, s] : nodes_) o.members.push_back(member);
@@ -53,8 +60,10 @@ Status NodeCluster::StartAll() {
 
 void NodeCluster::Crash(NodeId id) {
   Slot& slot = nodes_.at(id);
+  if (slot.disk) slot.disk->PowerOff();
   slot.node.reset();
   world_.RestartNode(id);  // a fresh, empty process in its place
+  if (slot.disk) slot.disk->Recover();
 }
 
 Status NodeCluster::Restart(NodeId id) {

@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "core/future.h"
+#include "sim/sim_disk.h"
 #include "sim/world.h"
 #include "store/node.h"
 
@@ -21,7 +23,10 @@ namespace meta::sim {
 struct NodeClusterOptions {
   uint64_t seed = 1;
   int nodes = 3;
-  std::string base_dir;  // each node's RocksDB lives in base_dir/n<id>
+  // Each node's RocksDB lives in base_dir/n<id>: on the real disk, or with `sim_disk` on a
+  // simulated one (in memory; a crash loses what was not synced).
+  std::string base_dir;
+  bool sim_disk = false;
   // Applied to every node's options (groups, timings, snapshot threshold...).
   std::function<void(store::NodeOptions&)> tweak;
 };
@@ -37,8 +42,10 @@ class NodeCluster {
   store::Node& node(NodeId id);
 
   Status StartAll();
-  // Stops the node's process: its Env (fibers, timers, queued events) and its Node are destroyed.
+  // Kills the node's process: its Env (fibers, timers, queued events) and its Node are destroyed;
+  // on a simulated disk, everything not synced is lost.
   void Crash(NodeId id);
+  SimDisk* disk(NodeId id) { return nodes_.at(id).disk.get(); }
   // Starts a new process on the node's disk.
   Status Restart(NodeId id);
 
@@ -56,6 +63,23 @@ class NodeCluster {
     return out;
   }
   void SpawnOn(NodeId id, std::function<void(store::Node&)> fn);
+  // Like an RPC: runs `fn` in a fiber on node `id`'s own loop and returns a future of its result.
+  // If the node is down or crashes first, the future fails (UNAVAILABLE / CANCELLED).
+  template <class T>
+  Future<T> Call(NodeId id, std::function<Result<T>(store::Node&)> fn) {
+    Promise<T> promise;
+    Future<T> future = promise.GetFuture();
+    if (!IsUp(id)) {
+      promise.Set(UnavailableError("node " + std::to_string(id) + " is down"));
+      return future;
+    }
+    store::Node* n = &node(id);
+    world_.node(id).fibers().Spawn(
+        "call", [n, fn = std::move(fn), p = std::make_shared<Promise<T>>(std::move(promise))] {
+          p->Set(fn(*n));
+        });
+    return future;
+  }
   // Runs the world until `done()` holds (checked after every event) or `timeout` passes.
   bool RunUntil(const std::function<bool()>& done, Duration timeout);
 
@@ -65,6 +89,7 @@ class NodeCluster {
  private:
   struct Slot {
     std::string dir;
+    std::unique_ptr<SimDisk> disk;
     std::unique_ptr<store::Node> node;
   };
   Status Open(NodeId id);

@@ -1,0 +1,239 @@
+#include "sim/sim_disk.h"
+
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/check.h"
+#include "core/hash.h"
+#include "core/random.h"
+
+namespace meta::sim {
+
+// Tracks, per file, how many bytes were written and how many of those were synced. Thread-safe:
+// RocksDB's background threads write through it too.
+class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
+ public:
+  CrashFs(const std::shared_ptr<rocksdb::FileSystem>& target, uint64_t seed)
+      : FileSystemWrapper(target), seed_(seed) {}
+
+  const char* Name() const override { return "SimDiskCrashFs"; }
+
+  struct FileState {
+    uint64_t size = 0;
+    uint64_t synced = 0;
+    bool ever_synced = false;
+  };
+
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, CrashFs& fs, std::string name)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs), name_(std::move(name)) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* dbg) override {
+      std::lock_guard lock(fs_.mu_);
+      if (fs_.off_) return rocksdb::IOStatus::OK();  // lost: the machine is down
+      rocksdb::IOStatus s = target()->Append(data, o, dbg);
+      if (s.ok()) fs_.files_[name_].size += data.size();
+      return s;
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo&,
+                             rocksdb::IODebugContext* dbg) override {
+      return Append(data, o, dbg);
+    }
+    rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
+                                       const rocksdb::IOOptions& o,
+                                       rocksdb::IODebugContext* dbg) override {
+      std::lock_guard lock(fs_.mu_);
+      if (fs_.off_) return rocksdb::IOStatus::OK();
+      rocksdb::IOStatus s = target()->PositionedAppend(data, offset, o, dbg);
+      if (s.ok()) {
+        FileState& st = fs_.files_[name_];
+        st.size = std::max(st.size, offset + data.size());
+      }
+      return s;
+    }
+    rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
+                                       const rocksdb::IOOptions& o,
+                                       const rocksdb::DataVerificationInfo&,
+                                       rocksdb::IODebugContext* dbg) override {
+      return PositionedAppend(data, offset, o, dbg);
+    }
+    rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& o,
+                               rocksdb::IODebugContext* dbg) override {
+      std::lock_guard lock(fs_.mu_);
+      if (fs_.off_) return rocksdb::IOStatus::OK();
+      rocksdb::IOStatus s = target()->Truncate(size, o, dbg);
+      if (s.ok()) {
+        FileState& st = fs_.files_[name_];
+        st.size = size;
+        st.synced = std::min(st.synced, size);
+      }
+      return s;
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+      return MarkSynced([&] { return target()->Sync(o, dbg); });
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+      return MarkSynced([&] { return target()->Fsync(o, dbg); });
+    }
+
+   private:
+    template <class F>
+    rocksdb::IOStatus MarkSynced(F sync) {
+      std::lock_guard lock(fs_.mu_);
+      if (fs_.off_) return rocksdb::IOStatus::OK();
+      rocksdb::IOStatus s = sync();
+      if (s.ok()) {
+        FileState& st = fs_.files_[name_];
+        st.synced = st.size;
+        st.ever_synced = true;
+      }
+      return s;
+    }
+
+    CrashFs& fs_;
+    std::string name_;
+  };
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSWritableFile> inner;
+    rocksdb::IOStatus s = target()->NewWritableFile(f, o, &inner, dbg);
+    if (!s.ok()) return s;
+    {
+      std::lock_guard lock(mu_);
+      files_[f] = FileState{};  // created (or truncated) and not yet synced
+    }
+    *r = std::make_unique<File>(std::move(inner), *this, f);
+    return s;
+  }
+
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSWritableFile> inner;
+    rocksdb::IOStatus s = target()->ReopenWritableFile(f, o, &inner, dbg);
+    if (!s.ok()) return s;
+    uint64_t size = 0;
+    target()->GetFileSize(f, rocksdb::IOOptions(), &size, dbg).PermitUncheckedError();
+    {
+      std::lock_guard lock(mu_);
+      auto [it, inserted] = files_.emplace(f, FileState{size, size, true});
+      (void)it;
+      (void)inserted;
+    }
+    *r = std::make_unique<File>(std::move(inner), *this, f);
+    return s;
+  }
+
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
+                                      const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = RenameFile(old, f, rocksdb::IOOptions(), dbg);
+    if (!s.ok()) return s;
+    return NewWritableFile(f, o, r, dbg);
+  }
+
+  rocksdb::IOStatus DeleteFile(const std::string& f, const rocksdb::IOOptions& o,
+                               rocksdb::IODebugContext* dbg) override {
+    std::lock_guard lock(mu_);
+    if (off_) return rocksdb::IOStatus::OK();
+    rocksdb::IOStatus s = target()->DeleteFile(f, o, dbg);
+    if (s.ok()) files_.erase(f);
+    return s;
+  }
+
+  rocksdb::IOStatus RenameFile(const std::string& src, const std::string& dst,
+                               const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    std::lock_guard lock(mu_);
+    if (off_) return rocksdb::IOStatus::OK();
+    rocksdb::IOStatus s = target()->RenameFile(src, dst, o, dbg);
+    if (s.ok()) {
+      auto it = files_.find(src);
+      if (it != files_.end()) {
+        files_[dst] = it->second;
+        files_.erase(src);
+      }
+    }
+    return s;
+  }
+
+  void PowerOff() {
+    std::lock_guard lock(mu_);
+    off_ = true;
+  }
+
+  void Recover() {
+    std::lock_guard lock(mu_);
+    CHECK(off_) << "Recover without PowerOff";
+    ++crashes_;
+    for (auto it = files_.begin(); it != files_.end();) {
+      FileState& st = it->second;
+      if (!st.ever_synced) {
+        target()->DeleteFile(it->first, rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+        ++files_lost_;
+        bytes_lost_ += st.size;
+        it = files_.erase(it);
+        continue;
+      }
+      if (st.size > st.synced) {
+        // Per-file randomness, so the choice does not depend on which other files exist.
+        Random r(HashCombine(HashCombine(seed_, HashBytes(it->first)), crashes_));
+        const uint64_t keep = st.synced + r.Uniform(st.size - st.synced + 1);
+        TruncateTo(it->first, keep);
+        bytes_lost_ += st.size - keep;
+        st.size = st.synced = keep;
+      }
+      ++it;
+    }
+    off_ = false;
+  }
+
+  uint64_t crashes_ = 0;
+  uint64_t bytes_lost_ = 0;
+  uint64_t files_lost_ = 0;
+
+ private:
+  // Rewrites `name` with its first `keep` bytes.
+  void TruncateTo(const std::string& name, uint64_t keep) {
+    std::unique_ptr<rocksdb::FSSequentialFile> in;
+    CHECK(target()->NewSequentialFile(name, rocksdb::FileOptions(), &in, nullptr).ok());
+    std::string data(keep, '\0');
+    rocksdb::Slice got;
+    CHECK(in->Read(keep, rocksdb::IOOptions(), &got, data.data(), nullptr).ok());
+    std::string prefix(got.data(), got.size());
+    in.reset();
+    std::unique_ptr<rocksdb::FSWritableFile> out;
+    CHECK(target()->NewWritableFile(name, rocksdb::FileOptions(), &out, nullptr).ok());
+    CHECK(out->Append(prefix, rocksdb::IOOptions(), nullptr).ok());
+    CHECK(out->Close(rocksdb::IOOptions(), nullptr).ok());
+  }
+
+  uint64_t seed_;
+  std::mutex mu_;
+  bool off_ = false;
+  std::map<std::string, FileState> files_;
+};
+
+SimDisk::SimDisk(uint64_t seed) : mem_env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) {
+  fs_ = std::make_shared<CrashFs>(mem_env_->GetFileSystem(), seed);
+}
+
+SimDisk::~SimDisk() = default;
+
+std::shared_ptr<rocksdb::FileSystem> SimDisk::file_system() { return fs_; }
+void SimDisk::PowerOff() { fs_->PowerOff(); }
+void SimDisk::Recover() { fs_->Recover(); }
+uint64_t SimDisk::crashes() const { return fs_->crashes_; }
+uint64_t SimDisk::bytes_lost() const { return fs_->bytes_lost_; }
+uint64_t SimDisk::files_lost() const { return fs_->files_lost_; }
+
+}  // namespace meta::sim

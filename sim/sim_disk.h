@@ -1,0 +1,43 @@
+// A simulated disk for one node: RocksDB runs on an in-memory file system (RocksDB's MemEnv)
+// wrapped so that synced and unsynced bytes are kept apart. A power loss is:
+//
+//   disk.PowerOff();   // from now on nothing the process does reaches the disk
+//   node.reset();      // the process dies (RocksDB is closed; its last writes go nowhere)
+//   disk.Recover();    // unsynced bytes are lost — a random prefix of each unsynced tail may
+//                      // survive (a torn write) — and files never synced disappear
+//
+// Simplifications (documented, not hidden): a file's creation and renames are durable once they
+// happen (as on ext4 with data=ordered after the file's own fsync; RocksDB fsyncs the directory
+// anyway); RangeSync is not durability.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace rocksdb {
+class Env;
+class FileSystem;
+}  // namespace rocksdb
+
+namespace meta::sim {
+
+class SimDisk {
+ public:
+  explicit SimDisk(uint64_t seed);
+  ~SimDisk();
+
+  std::shared_ptr<rocksdb::FileSystem> file_system();
+  void PowerOff();
+  void Recover();
+
+  uint64_t crashes() const;
+  uint64_t bytes_lost() const;  // unsynced bytes dropped over all crashes
+  uint64_t files_lost() const;  // never-synced files dropped over all crashes
+
+ private:
+  class CrashFs;
+  std::unique_ptr<rocksdb::Env> mem_env_;
+  std::shared_ptr<CrashFs> fs_;
+};
+
+}  // namespace meta::sim
