@@ -20,4 +20,8 @@ namespace meta {
 // Raft log entries per group kept in memory (the rest is read from RocksDB).
 inline constexpr size_t kLogTailCacheEntries = 4096;
 
+// Snapshots travel in chunks of this size; a reassembled snapshot may not exceed the maximum.
+inline constexpr size_t kSnapshotChunkBytes = 1 << 20;
+inline constexpr size_t kMaxSnapshotBytes = size_t{4} << 30;
+
 }  // namespace meta

@@ -151,5 +151,32 @@ TEST_F(NodeClusterTest, LaggingNodeCatchesUpBySnapshot) {
       << cluster_->CheckConverged(store::kMetadataGroup);
 }
 
+TEST_F(NodeClusterTest, LargeSnapshotTravelsInChunksAndByteThresholdCompacts) {
+  // Compaction by bytes only (1 MiB); values of 64 KiB make a snapshot of ~2.5 MiB: 3 chunks.
+  Start(4, [](store::NodeOptions& o) {
+    o.snapshot_entries = 1000000;
+    o.snapshot_bytes = 1 << 20;
+  });
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  const NodeId lagging = leader == 3 ? 2 : 3;
+  cluster_->Crash(lagging);
+  const std::string big(64 << 10, 'x');
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(Write(leader, Put("big" + std::to_string(i), big)).ok());
+  EXPECT_GT(cluster_->node(leader).log(store::kMetadataGroup).FirstIndex(), 10u);
+  ASSERT_TRUE(cluster_->Restart(lagging).ok());
+  ASSERT_TRUE(cluster_->RunUntil(
+      [&] {
+        return cluster_->node(lagging).state_machine(store::kMetadataGroup).applied_index() ==
+               cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
+      },
+      Seconds(60)));
+  EXPECT_TRUE(cluster_->CheckConverged(store::kMetadataGroup).ok())
+      << cluster_->CheckConverged(store::kMetadataGroup);
+  auto v = cluster_->RunOn<Result<storepb::KvValue>>(
+      lagging, [](store::Node& n) { return n.Get("big0", false); });
+  ASSERT_TRUE(v && v->ok());
+  EXPECT_EQ((*v)->value().size(), 64u << 10);
+}
+
 }  // namespace
 }  // namespace meta::sim

@@ -3,9 +3,12 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/logger.h>
 
+#include <set>
+
 #include "core/check.h"
 #include "core/fiber.h"
 #include "core/hash.h"
+#include "core/limits.h"
 #include "core/transport.h"
 
 namespace meta::store {
@@ -18,6 +21,7 @@ struct Node::Group {
   std::unique_ptr<raft::RawNode> raft;
   std::map<std::string, Promise<uint64_t>> reads;        // ReadIndex context -> waiting reader
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
+  uint64_t bytes_since_compaction = 0;
 };
 
 Status NodeOptions::Validate() const {
@@ -306,25 +310,79 @@ void Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {
   CHECK(s.ok()) << "node " << options_.id << ": persisting Raft state failed: " << s;
 }
 
+namespace {
+
+void AddHeartbeat(storepb::CoalescedHeartbeats& hb, GroupId group, const raft::Message& m) {
+  hb.add_groups(group);
+  hb.add_terms(m.term());
+  hb.add_commits(m.commit());
+}
+
+// Splits a MSG_SNAP whose data exceeds one chunk into frames of kSnapshotChunkBytes.
+std::vector<storepb::RaftFrame> ChunkSnapshot(GroupId group, raft::Message m) {
+  std::string data = std::move(*m.mutable_snapshot()->mutable_data());
+  m.mutable_snapshot()->clear_data();
+  const size_t chunks = (data.size() + kSnapshotChunkBytes - 1) / kSnapshotChunkBytes;
+  std::vector<storepb::RaftFrame> frames(chunks);
+  for (size_t i = 0; i < chunks; ++i) {
+    storepb::SnapshotChunk* c = frames[i].mutable_snapshot_chunk();
+    c->set_group(group);
+    c->set_snapshot_index(m.snapshot().metadata().index());
+    c->set_chunk(static_cast<uint32_t>(i));
+    c->set_chunks(static_cast<uint32_t>(chunks));
+    c->set_data(data.substr(i * kSnapshotChunkBytes, kSnapshotChunkBytes));
+    if (i + 1 == chunks) *c->mutable_message() = m;
+  }
+  return frames;
+}
+
+}  // namespace
+
 void Node::SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies) {
-  std::map<NodeId, storepb::RaftFrame> frames;
+  struct Outgoing {
+    storepb::RaftFrame frame;
+    std::set<GroupId> groups;        // groups with a message in `frame`
+    std::vector<GroupId> snapshots;  // groups whose MSG_SNAP rides in `frame` or its chunks
+    std::vector<storepb::RaftFrame> chunk_frames;
+  };
+  std::map<NodeId, Outgoing> out;
   for (auto& [g, rd] : readies) {
     for (raft::Message& m : rd.messages) {
-      storepb::RaftFrame& f = frames[m.to()];
-      storepb::GroupMessage* gm = f.add_messages();
+      Outgoing& o = out[m.to()];
+      o.groups.insert(g->id);
+      if (m.type() == raftpb::MSG_HEARTBEAT && m.context().empty()) {
+        AddHeartbeat(*o.frame.mutable_heartbeats(), g->id, m);
+        continue;
+      }
+      if (m.type() == raftpb::MSG_HEARTBEAT_RESP && m.context().empty()) {
+        AddHeartbeat(*o.frame.mutable_heartbeat_responses(), g->id, m);
+        continue;
+      }
+      if (m.type() == raftpb::MSG_SNAP) {
+        o.snapshots.push_back(g->id);
+        if (m.snapshot().data().size() > kSnapshotChunkBytes) {
+          for (auto& f : ChunkSnapshot(g->id, std::move(m))) o.chunk_frames.push_back(std::move(f));
+          continue;
+        }
+      }
+      storepb::GroupMessage* gm = o.frame.add_messages();
       gm->set_group(g->id);
       *gm->mutable_message() = std::move(m);
     }
   }
   Transport* t = env_.transport();
-  for (auto& [peer, frame] : frames) {
-    frame.set_cluster_id(options_.cluster_id);
-    frame.set_from(options_.id);
-    const bool sent = t->Send(peer, frame.SerializeAsString()).ok();
-    for (const storepb::GroupMessage& gm : frame.messages()) {
-      Group& g = GetGroup(gm.group());
-      if (gm.message().type() == raftpb::MSG_SNAP) g.raft->ReportSnapshot(peer, !sent);
-      if (!sent) g.raft->ReportUnreachable(peer);
+  for (auto& [peer, o] : out) {
+    o.frame.set_cluster_id(options_.cluster_id);
+    o.frame.set_from(options_.id);
+    bool sent = t->Send(peer, o.frame.SerializeAsString()).ok();
+    for (storepb::RaftFrame& f : o.chunk_frames) {
+      f.set_cluster_id(options_.cluster_id);
+      f.set_from(options_.id);
+      sent = t->Send(peer, f.SerializeAsString()).ok() && sent;
+    }
+    for (GroupId g : o.snapshots) GetGroup(g).raft->ReportSnapshot(peer, !sent);
+    if (!sent) {
+      for (GroupId g : o.groups) GetGroup(g).raft->ReportUnreachable(peer);
     }
   }
 }
@@ -364,6 +422,7 @@ void Node::ApplyEntry(Group& g, const raft::Entry& e) {
   }
   CHECK(r.ok()) << "node " << options_.id << " group " << g.id << ": apply failed: " << r.status();
   ++entries_applied_;
+  g.bytes_since_compaction += e.data().size();
   if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty() || pending_writes_.empty()) return;
   storepb::Command cmd;
   if (!cmd.ParseFromString(e.data()) || cmd.origin_node() != options_.id) return;
@@ -375,7 +434,11 @@ void Node::ApplyEntry(Group& g, const raft::Entry& e) {
 
 void Node::MaybeCompact(Group& g) {
   const uint64_t applied = g.sm->applied_index();
-  if (applied < g.log->FirstIndex() + options_.snapshot_entries) return;
+  if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
+      g.bytes_since_compaction < options_.snapshot_bytes) {
+    return;
+  }
+  g.bytes_since_compaction = 0;
   Status s = g.log->Compact(applied, g.log->conf_state());
   if (!s.ok()) env_.log().error("group {}: log compaction failed: {}", g.id, s.ToString());
 }
@@ -392,20 +455,65 @@ void Node::OnFrame(NodeId from, const std::string& payload) {
                     frame.cluster_id(), frame.from());
     return;
   }
-  for (const storepb::GroupMessage& gm : frame.messages()) {
-    auto it = groups_.find(gm.group());
-    const raft::Message& m = gm.message();
-    if (it == groups_.end()) {
-      env_.log().warn("dropping a message for unknown group {} from node {}", gm.group(), from);
-      continue;
-    }
-    if (m.from() != from && m.type() != raftpb::MSG_TRANSFER_LEADER) {
-      env_.log().warn("dropping a message from node {} that claims to be from {}", from, m.from());
-      continue;
-    }
-    it->second->raft->Step(m).IgnoreError();  // a refused step (e.g. stale) needs no answer
-  }
+  for (const storepb::GroupMessage& gm : frame.messages())
+    StepMessage(from, gm.group(), gm.message());
+  ExpandHeartbeats(from, frame.heartbeats(), raftpb::MSG_HEARTBEAT);
+  ExpandHeartbeats(from, frame.heartbeat_responses(), raftpb::MSG_HEARTBEAT_RESP);
+  if (frame.has_snapshot_chunk()) OnSnapshotChunk(from, frame.snapshot_chunk());
   ScheduleTurn();
+}
+
+void Node::StepMessage(NodeId from, GroupId group, const raft::Message& m) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) {
+    env_.log().warn("dropping a message for unknown group {} from node {}", group, from);
+    return;
+  }
+  if (m.from() != from && m.type() != raftpb::MSG_TRANSFER_LEADER) {
+    env_.log().warn("dropping a message from node {} that claims to be from {}", from, m.from());
+    return;
+  }
+  if (m.to() != options_.id) {
+    env_.log().warn("dropping a message from node {} addressed to node {}", from, m.to());
+    return;
+  }
+  it->second->raft->Step(m).IgnoreError();  // a refused step (e.g. stale) needs no answer
+}
+
+void Node::ExpandHeartbeats(NodeId from, const storepb::CoalescedHeartbeats& hb,
+                            raftpb::MessageType type) {
+  if (hb.terms_size() != hb.groups_size() || hb.commits_size() != hb.groups_size()) {
+    env_.log().warn("dropping malformed coalesced heartbeats from node {}", from);
+    return;
+  }
+  for (int i = 0; i < hb.groups_size(); ++i) {
+    raft::Message m;
+    m.set_type(type);
+    m.set_from(from);
+    m.set_to(options_.id);
+    m.set_term(hb.terms(i));
+    if (type == raftpb::MSG_HEARTBEAT) m.set_commit(hb.commits(i));
+    StepMessage(from, hb.groups(i), m);
+  }
+}
+
+void Node::OnSnapshotChunk(NodeId from, const storepb::SnapshotChunk& c) {
+  auto key = std::make_pair(from, c.group());
+  SnapshotAssembly& a = snapshot_assemblies_[key];
+  if (c.chunk() == 0) a = SnapshotAssembly{c.snapshot_index(), 0, ""};
+  // Chunks of one snapshot arrive in order on one link; anything else restarts the assembly.
+  if (a.snapshot_index != c.snapshot_index() || a.next_chunk != c.chunk() ||
+      a.data.size() + c.data().size() > kMaxSnapshotBytes) {
+    snapshot_assemblies_.erase(key);
+    return;
+  }
+  a.data += c.data();
+  ++a.next_chunk;
+  if (a.next_chunk < c.chunks()) return;
+  raft::Message m = c.message();
+  m.mutable_snapshot()->set_data(std::move(a.data));
+  snapshot_assemblies_.erase(key);
+  StepMessage(from, c.group(), m);
 }
 
 }  // namespace meta::store

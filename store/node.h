@@ -41,8 +41,10 @@ struct NodeOptions {
   int election_ticks = 30;
   Duration write_timeout = Seconds(30);
   Duration slow_write = Millis(1000);
-  // A group's log is compacted once this many entries were applied past its first index.
+  // A group's log is compacted (its state becoming the snapshot base) once this many entries, or
+  // this many bytes of commands, were applied since the last compaction.
   uint64_t snapshot_entries = 10000;
+  uint64_t snapshot_bytes = 64 << 20;
   StateMachineOptions state_machine;
   EngineOptions engine;
 
@@ -115,6 +117,10 @@ class Node {
   void ApplyEntry(Group& g, const raft::Entry& e);
   void MaybeCompact(Group& g);
   void OnFrame(NodeId from, const std::string& payload);
+  void StepMessage(NodeId from, GroupId group, const raft::Message& m);
+  void ExpandHeartbeats(NodeId from, const storepb::CoalescedHeartbeats& hb,
+                        raftpb::MessageType type);
+  void OnSnapshotChunk(NodeId from, const storepb::SnapshotChunk& chunk);
   void Tick();
   void FailAllWaiters(const Status& why);
 
@@ -123,6 +129,12 @@ class Node {
   std::unique_ptr<Engine> engine_;
   std::map<GroupId, std::unique_ptr<Group>> groups_;
   std::map<uint64_t, PendingWrite> pending_writes_;  // proposal id -> waiting writer
+  struct SnapshotAssembly {
+    uint64_t snapshot_index = 0;
+    uint32_t next_chunk = 0;
+    std::string data;
+  };
+  std::map<std::pair<NodeId, GroupId>, SnapshotAssembly> snapshot_assemblies_;
   uint64_t next_proposal_id_ = 1;
   uint64_t next_read_id_ = 1;
   bool turn_scheduled_ = false;
