@@ -136,3 +136,60 @@ TEST(WorldTest, RestartDropsTheOldProcessEventsAndInFlightMessages) {
 
 }  // namespace
 }  // namespace meta::sim
+
+namespace meta::sim {
+namespace {
+
+TEST(NetworkFaultTest, CutsArePerDirectionAndHealRestores) {
+  World world(WorldOptions{.seed = 4});
+  Env& a = world.AddNode(1);
+  Env& b = world.AddNode(2);
+  int at_a = 0, at_b = 0;
+  a.transport()->SetReceiver([&](NodeId, std::string) { ++at_a; });
+  b.transport()->SetReceiver([&](NodeId, std::string) { ++at_b; });
+  world.network().Cut(1, 2);  // one way only
+  ASSERT_TRUE(a.transport()->Send(2, "x").ok());
+  ASSERT_TRUE(b.transport()->Send(1, "y").ok());
+  world.RunUntilQuiescent();
+  EXPECT_EQ(at_b, 0);
+  EXPECT_EQ(at_a, 1);
+  world.network().Heal();
+  world.network().Partition({1});
+  ASSERT_TRUE(b.transport()->Send(1, "z").ok());
+  world.RunUntilQuiescent();
+  EXPECT_EQ(at_a, 1);
+  world.network().Heal();
+  ASSERT_TRUE(a.transport()->Send(2, "w").ok());
+  world.RunUntilQuiescent();
+  EXPECT_EQ(at_b, 1);
+  EXPECT_EQ(world.network().messages_dropped(), 2u);
+}
+
+TEST(NetworkFaultTest, DropsAndDuplicatesHappenAtRoughlyTheirRates) {
+  World world(WorldOptions{.seed = 5});
+  Env& a = world.AddNode(1);
+  Env& b = world.AddNode(2);
+  int got = 0;
+  b.transport()->SetReceiver([&](NodeId, std::string) { ++got; });
+  world.network().options().drop = 0.2;
+  world.network().options().duplicate = 0.1;
+  for (int i = 0; i < 10000; ++i) ASSERT_TRUE(a.transport()->Send(2, "m").ok());
+  world.RunUntilQuiescent();
+  EXPECT_NEAR(static_cast<double>(world.network().messages_dropped()), 2000, 200);
+  EXPECT_NEAR(static_cast<double>(got), 8000 * 1.1, 300);
+}
+
+TEST(NetworkFaultTest, ClogHoldsTrafficUntilItsTime) {
+  World world(WorldOptions{.seed = 6});
+  Env& a = world.AddNode(1);
+  Env& b = world.AddNode(2);
+  Instant delivered_at;
+  b.transport()->SetReceiver([&](NodeId, std::string) { delivered_at = world.Now(); });
+  world.network().Clog(2, Instant() + Seconds(1));
+  ASSERT_TRUE(a.transport()->Send(2, "m").ok());
+  world.RunUntilQuiescent();
+  EXPECT_GE(delivered_at, Instant() + Seconds(1));
+}
+
+}  // namespace
+}  // namespace meta::sim
