@@ -63,9 +63,13 @@ void SwitchToLoop(FiberScheduler::Fiber& f) { f.caller = std::move(f.caller).res
 
 }  // namespace
 
-FiberScheduler::FiberScheduler(Env& env) : env_(env) {}
+FiberScheduler::FiberScheduler(Env& env)
+    : env_(env), self_(std::make_shared<FiberScheduler*>(this)) {}
 
-FiberScheduler::~FiberScheduler() { Shutdown(); }
+FiberScheduler::~FiberScheduler() {
+  Shutdown();
+  *self_ = nullptr;
+}
 
 FiberId FiberScheduler::Spawn(std::string name, std::function<void()> body) {
   auto fiber = std::make_unique<Fiber>();
@@ -107,7 +111,7 @@ bool FiberScheduler::Cancel(FiberId id) {
   if (it == fibers_.end()) return false;
   Fiber& f = *it->second;
   f.cancelled = true;
-  if (f.waiting) Waker(this, id, f.wait_generation).Wake(WakeReason::kCancelled);
+  if (f.waiting) Waker(self_, id, f.wait_generation).Wake(WakeReason::kCancelled);
   return true;
 }
 
@@ -135,21 +139,21 @@ void FiberScheduler::WakeNow(FiberId id, uint64_t generation, WakeReason reason)
 }
 
 void FiberScheduler::Waker::Wake(WakeReason reason) const {
-  if (scheduler_ == nullptr) return;
-  FiberScheduler* s = scheduler_;
-  const FiberId id = id_;
-  const uint64_t generation = generation_;
-  s->env_.Post([s, id, generation, reason] { s->WakeNow(id, generation, reason); });
+  FiberScheduler* s = scheduler();
+  if (s == nullptr) return;
+  s->env_.Post([handle = scheduler_, id = id_, generation = generation_, reason] {
+    if (FiberScheduler* alive = *handle) alive->WakeNow(id, generation, reason);
+  });
 }
 
 void FiberScheduler::Waker::WakeFromLoop(WakeReason reason) const {
-  if (scheduler_ != nullptr) scheduler_->WakeNow(id_, generation_, reason);
+  if (FiberScheduler* s = scheduler()) s->WakeNow(id_, generation_, reason);
 }
 
 FiberScheduler::Waker FiberScheduler::PrepareWait() {
   Fiber& f = Current();
   ++f.wait_generation;
-  return Waker(f.scheduler, f.id, f.wait_generation);
+  return Waker(f.scheduler->self_, f.id, f.wait_generation);
 }
 
 WakeReason FiberScheduler::Wait() {

@@ -50,7 +50,8 @@ class FiberScheduler {
   struct Fiber;  // defined in fiber.cc
 
   // A one-shot handle that resumes one particular suspension of one fiber. Copyable; waking a
-  // fiber that has since moved on (or finished) is a no-op, so stale wakers are harmless.
+  // fiber that has since moved on (or finished), or whose scheduler is gone (its process died in
+  // the simulator), is a no-op, so stale wakers are harmless.
   class Waker {
    public:
     Waker() = default;
@@ -61,9 +62,10 @@ class FiberScheduler {
 
    private:
     friend class FiberScheduler;
-    Waker(FiberScheduler* scheduler, FiberId id, uint64_t generation)
-        : scheduler_(scheduler), id_(id), generation_(generation) {}
-    FiberScheduler* scheduler_ = nullptr;
+    Waker(std::shared_ptr<FiberScheduler*> scheduler, FiberId id, uint64_t generation)
+        : scheduler_(std::move(scheduler)), id_(id), generation_(generation) {}
+    FiberScheduler* scheduler() const { return scheduler_ ? *scheduler_ : nullptr; }
+    std::shared_ptr<FiberScheduler*> scheduler_;  // null once the scheduler is destroyed
     FiberId id_ = 0;
     uint64_t generation_ = 0;
   };
@@ -79,6 +81,7 @@ class FiberScheduler {
   void WakeNow(FiberId id, uint64_t generation, WakeReason reason);
 
   Env& env_;
+  std::shared_ptr<FiberScheduler*> self_;  // what wakers hold; cleared on destruction
   FiberId next_id_ = 1;
   std::map<FiberId, std::unique_ptr<Fiber>> fibers_;
 };

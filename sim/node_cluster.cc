@@ -8,7 +8,10 @@
 namespace meta::sim {
 
 NodeCluster::NodeCluster(NodeClusterOptions options)
-    : options_(std::move(options)), world_(WorldOptions{.seed = options_.seed}) {
+    : options_(std::move(options)),
+      world_(WorldOptions{.seed = options_.seed,
+                          .record_trace_lines = options_.record_trace_lines,
+                          .log_sinks = options_.log_sinks}) {
   CHECK(!options_.base_dir.empty()) << "NodeCluster needs a base directory";
   for (int i = 1; i <= options_.nodes; ++i) {
     const NodeId id = static_cast<NodeId>(i);

@@ -29,6 +29,9 @@ struct NodeClusterOptions {
   bool sim_disk = false;
   // Applied to every node's options (groups, timings, snapshot threshold...).
   std::function<void(store::NodeOptions&)> tweak;
+  // Log sinks of every node (stderr when empty).
+  std::vector<std::shared_ptr<spdlog::sinks::sink>> log_sinks;
+  bool record_trace_lines = false;
 };
 
 class NodeCluster {

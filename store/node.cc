@@ -102,7 +102,8 @@ void Node::Stop() {
   running_ = false;
   env_.Cancel(tick_timer_);
   if (Transport* t = env_.transport()) t->SetReceiver(nullptr);
-  FailAllWaiters(UnavailableError("node " + std::to_string(options_.id) + " is stopping"));
+  FailAllWaiters(AbortedError("node " + std::to_string(options_.id) +
+                              " stopped; the outcome of the request is unknown"));
 }
 
 void Node::FailAllWaiters(const Status& why) {
@@ -469,7 +470,11 @@ void Node::StepMessage(NodeId from, GroupId group, const raft::Message& m) {
     env_.log().warn("dropping a message for unknown group {} from node {}", group, from);
     return;
   }
-  if (m.from() != from && m.type() != raftpb::MSG_TRANSFER_LEADER) {
+  // Forwarded proposals, read requests and transfer requests keep their origin as sender; every
+  // other message must come from the node that sent the frame.
+  const bool forwarded = m.type() == raftpb::MSG_PROP || m.type() == raftpb::MSG_READ_INDEX ||
+                         m.type() == raftpb::MSG_TRANSFER_LEADER;
+  if (m.from() != from && !forwarded) {
     env_.log().warn("dropping a message from node {} that claims to be from {}", from, m.from());
     return;
   }

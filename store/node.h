@@ -68,8 +68,9 @@ class Node {
   GroupId RouteCommand(const storepb::Command& cmd) const;
 
   // Fiber only. Proposes `cmd` (stamped with this node's id, a proposal id and the time) and
-  // waits until it is applied: its result, or DEADLINE_EXCEEDED after the write timeout (the
-  // outcome is then unknown), or UNAVAILABLE (no leader known, node stopping).
+  // waits until it is applied. Errors say whether it may have been applied:
+  //   UNAVAILABLE — not proposed (no leader known, node stopped): safe to retry;
+  //   DEADLINE_EXCEEDED (write timeout) or ABORTED (node stopping) — proposed, outcome unknown.
   Result<storepb::ApplyResult> Write(storepb::Command cmd);
   // Fiber only. Linearizable read barrier (ReadIndex): returns once this node's state machine for
   // `group` reflects every write acknowledged before the call.

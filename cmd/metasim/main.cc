@@ -1,18 +1,22 @@
-// metasim: the seeded simulator. First version: runs the ping-pong fiber workload on K simulated
-// nodes and prints virtual time, wall time, events, speedup and the trace hash of each seed.
+// metasim: the seeded simulator. Runs real nodes (Raft + RocksDB + state machines) on virtual time
+// under a nemesis, checks Raft safety after every event, the KV history for linearizability,
+// liveness after healing and convergence of replicas; prints one line per seed and the command
+// that replays any failure.
 //
-//   metasim --seed 7 --nodes 5 --duration 60s
-//   metasim --seeds 1..100
+//   metasim --seed 7                        one seed, all faults, 3 nodes, 30 s of virtual time
+//   metasim --seeds 1..200 --faults network
+//   metasim --seed 7 --check-determinism    runs it twice, compares trace hashes
+//   metasim --workload pingpong --seed 7    the fiber/timer/network toy of the first version
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "sim/pingpong.h"
+#include "sim/scenario.h"
 #include "sim/trace.h"
 
 namespace {
@@ -23,15 +27,20 @@ struct Flags {
   uint64_t seed_first = 1;
   uint64_t seed_last = 1;
   int nodes = 3;
-  Duration duration = meta::Seconds(60);
+  uint32_t groups_per_type = 1;
+  Duration duration = meta::Seconds(30);
+  std::string faults = "all";
+  std::string workload = "cluster";
   bool trace = false;
+  bool check_determinism = false;
 };
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::fprintf(stderr, "metasim: %s\n", error.c_str());
   std::fprintf(stderr,
-               "usage: metasim [--seed N | --seeds A..B] [--nodes K] [--duration 60s|500ms]"
-               " [--trace]\n");
+               "usage: metasim [--seed N | --seeds A..B] [--nodes K] [--groups-per-type N]\n"
+               "               [--duration 30s|500ms] [--faults none|network|disk|all]\n"
+               "               [--workload cluster|pingpong] [--trace] [--check-determinism]\n");
   std::exit(2);
 }
 
@@ -82,14 +91,27 @@ Flags ParseFlags(int argc, char** argv) {
       f.seed_last = *b;
     } else if (arg == "--nodes") {
       auto v = ParseUint(value());
-      if (!v || *v < 2 || *v > 100) Usage("--nodes must be between 2 and 100");
+      if (!v || *v < 1 || *v > 9) Usage("--nodes must be between 1 and 9");
       f.nodes = static_cast<int>(*v);
+    } else if (arg == "--groups-per-type") {
+      auto v = ParseUint(value());
+      if (!v || *v < 1 || *v > 16) Usage("--groups-per-type must be between 1 and 16");
+      f.groups_per_type = static_cast<uint32_t>(*v);
     } else if (arg == "--duration") {
       auto d = ParseDuration(value());
-      if (!d || *d <= Duration::Zero()) Usage("--duration must look like 60s or 500ms");
+      if (!d || *d <= Duration::Zero()) Usage("--duration must look like 30s or 500ms");
       f.duration = *d;
+    } else if (arg == "--faults") {
+      f.faults = std::string(value());
+      if (!meta::sim::ParseFaultMode(f.faults).ok()) Usage("--faults: none|network|disk|all");
+    } else if (arg == "--workload") {
+      f.workload = std::string(value());
+      if (f.workload != "cluster" && f.workload != "pingpong")
+        Usage("--workload: cluster|pingpong");
     } else if (arg == "--trace") {
       f.trace = true;
+    } else if (arg == "--check-determinism") {
+      f.check_determinism = true;
     } else if (arg == "--help" || arg == "-h") {
       Usage("");
     } else {
@@ -99,30 +121,107 @@ Flags ParseFlags(int argc, char** argv) {
   return f;
 }
 
+std::string ReplayCommand(const Flags& f, uint64_t seed) {
+  return "metasim --seed " + std::to_string(seed) + " --nodes " + std::to_string(f.nodes) +
+         " --groups-per-type " + std::to_string(f.groups_per_type) + " --duration " +
+         std::to_string(f.duration.millis()) + "ms --faults " + f.faults + " --workload " +
+         f.workload + (f.check_determinism ? " --check-determinism" : "");
+}
+
+struct Run {
+  bool ok = true;
+  std::string summary;
+  std::string failure;
+  uint64_t trace_hash = 0;
+  std::vector<std::string> trace_lines;
+  double virtual_s = 0;
+};
+
+Run RunOnce(const Flags& f, uint64_t seed, bool keep_trace) {
+  Run run;
+  char buf[512];
+  if (f.workload == "pingpong") {
+    meta::sim::PingPongReport r = meta::sim::RunPingPongWorkload(
+        {.seed = seed, .nodes = f.nodes, .duration = f.duration, .record_trace_lines = keep_trace});
+    run.virtual_s = static_cast<double>(r.virtual_time.nanos()) / 1e9;
+    std::snprintf(buf, sizeof buf,
+                  "events=%" PRIu64 " messages=%" PRIu64 " round_trips=%" PRIu64
+                  " timeouts=%" PRIu64,
+                  r.events, r.messages, r.round_trips, r.timeouts);
+    run.trace_hash = r.trace_hash;
+    run.trace_lines = std::move(r.trace_lines);
+  } else {
+    meta::sim::ScenarioReport r =
+        meta::sim::RunScenario({.seed = seed,
+                                .nodes = f.nodes,
+                                .groups_per_type = f.groups_per_type,
+                                .duration = f.duration,
+                                .faults = *meta::sim::ParseFaultMode(f.faults),
+                                .record_trace_lines = keep_trace});
+    std::printf("seed=%" PRIu64 " swarm: %s\n", seed, r.swarm.c_str());
+    run.virtual_s = static_cast<double>(r.virtual_time.nanos()) / 1e9;
+    std::snprintf(buf, sizeof buf,
+                  "events=%" PRIu64 " ops=%" PRIu64 " ok=%" PRIu64 " indeterminate=%" PRIu64
+                  " faults=%" PRIu64 " crashes=%" PRIu64 " dropped=%" PRIu64
+                  " raft=%s linearizable=%s",
+                  r.events, r.ops, r.ops_ok, r.ops_indeterminate, r.faults, r.crashes,
+                  r.messages_dropped, r.status.ok() ? "ok" : "FAIL",
+                  r.linearizability_unknown ? "unknown" : (r.status.ok() ? "ok" : "-"));
+    run.ok = r.status.ok();
+    if (!run.ok) run.failure = r.status.ToString();
+    run.trace_hash = r.trace_hash;
+    run.trace_lines = std::move(r.trace_lines);
+  }
+  run.summary = buf;
+  return run;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
+  int failures = 0;
   for (uint64_t seed = flags.seed_first; seed <= flags.seed_last; ++seed) {
-    meta::sim::PingPongOptions options{.seed = seed,
-                                       .nodes = flags.nodes,
-                                       .duration = flags.duration,
-                                       .record_trace_lines = flags.trace};
     // Wall time is only reported, never fed back into the simulation.
     const auto wall_start = std::chrono::steady_clock::now();
-    meta::sim::PingPongReport r = meta::sim::RunPingPongWorkload(options);
+    Run run = RunOnce(flags, seed, flags.trace || flags.check_determinism);
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    for (const std::string& line : r.trace_lines) std::printf("trace %s\n", line.c_str());
-    const double virtual_s = static_cast<double>(r.virtual_time.nanos()) / 1e9;
-    std::printf("seed=%" PRIu64 " nodes=%d virtual_time=%.3fs wall_time=%.3fs events=%" PRIu64
-                " speedup=%.1fx messages=%" PRIu64 " round_trips=%" PRIu64 " timeouts=%" PRIu64
-                " trace_hash=%s\n",
-                seed, flags.nodes, virtual_s, wall_s, r.events,
-                wall_s > 0 ? virtual_s / wall_s : 0.0, r.messages, r.round_trips, r.timeouts,
-                meta::sim::HexHash(r.trace_hash).c_str());
-    std::printf("replay: metasim --seed %" PRIu64 " --nodes %d --duration %" PRId64 "ms\n", seed,
-                flags.nodes, flags.duration.millis());
+    if (flags.trace) {
+      for (const std::string& line : run.trace_lines) std::printf("trace %s\n", line.c_str());
+    }
+    std::string determinism;
+    if (flags.check_determinism) {
+      Run again = RunOnce(flags, seed, true);
+      if (again.trace_hash == run.trace_hash) {
+        determinism = " determinism=ok";
+      } else {
+        run.ok = false;
+        size_t i = 0;
+        while (i < run.trace_lines.size() && i < again.trace_lines.size() &&
+               run.trace_lines[i] == again.trace_lines[i]) {
+          ++i;
+        }
+        run.failure =
+            "nondeterminism: trace hashes differ; first differing event #" + std::to_string(i) +
+            ":\n  first run:  " + (i < run.trace_lines.size() ? run.trace_lines[i] : "(end)") +
+            "\n  second run: " + (i < again.trace_lines.size() ? again.trace_lines[i] : "(end)");
+        determinism = " determinism=FAIL";
+      }
+    }
+    std::printf("seed=%" PRIu64
+                " %s virtual_time=%.3fs wall_time=%.3fs speedup=%.1fx %s%s "
+                "trace_hash=%s\n",
+                seed, run.ok ? "PASS" : "FAIL", run.virtual_s, wall_s,
+                wall_s > 0 ? run.virtual_s / wall_s : 0.0, run.summary.c_str(), determinism.c_str(),
+                meta::sim::HexHash(run.trace_hash).c_str());
+    if (!run.ok) {
+      ++failures;
+      std::printf("  %s\n  replay: %s\n", run.failure.c_str(), ReplayCommand(flags, seed).c_str());
+    }
+    std::fflush(stdout);
   }
-  return 0;
+  const uint64_t seeds = flags.seed_last - flags.seed_first + 1;
+  std::printf("metasim: %" PRIu64 " seeds, %d failed\n", seeds, failures);
+  return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,529 @@
+#include "sim/scenario.h"
+
+#include <spdlog/sinks/base_sink.h>
+
+#include <map>
+#include <mutex>
+
+#include "core/fiber.h"
+#include "core/future.h"
+#include "raft/invariants.h"
+#include "sim/linearizability.h"
+#include "sim/network.h"
+#include "sim/node_cluster.h"
+
+namespace meta::sim {
+namespace {
+
+constexpr NodeId kClient = 1000;
+constexpr int kKvClients = 3;
+constexpr int kKeys = 20;
+constexpr Duration kOpTimeout = Seconds(3);
+
+// Fault parameters drawn per seed (swarm testing): each run explores its own corner.
+struct Swarm {
+  double drop = 0;
+  double duplicate = 0;
+  Duration extra_delay;
+  Duration latency_max = Millis(2);
+  Duration nemesis_min = Millis(100);
+  Duration nemesis_max = Seconds(1);
+  int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0;
+
+  std::string ToString() const {
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
+                  "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d}",
+                  drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
+                  nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut,
+                  heal, crash, clog, transfer);
+    return buf;
+  }
+};
+
+Swarm DrawSwarm(Random r, FaultMode mode) {
+  Swarm s;
+  const bool network = mode == FaultMode::kNetwork || mode == FaultMode::kAll;
+  const bool disk = mode == FaultMode::kDisk || mode == FaultMode::kAll;
+  s.latency_max = r.Range(Micros(500), Millis(20));
+  s.nemesis_min = r.Range(Millis(20), Millis(500));
+  s.nemesis_max = s.nemesis_min + r.Range(Millis(100), Seconds(2));
+  if (network) {
+    s.drop = r.Chance(0.5) ? r.NextDouble() * 0.2 : 0;
+    s.duplicate = r.Chance(0.5) ? r.NextDouble() * 0.1 : 0;
+    s.extra_delay = r.Chance(0.5) ? r.Range(Duration::Zero(), Millis(100)) : Duration::Zero();
+    s.partition = static_cast<int>(r.Range(0, 5));
+    s.cut = static_cast<int>(r.Range(0, 5));
+    s.heal = static_cast<int>(r.Range(1, 8));
+    s.clog = static_cast<int>(r.Range(0, 3));
+    s.transfer = static_cast<int>(r.Range(0, 3));
+  }
+  if (disk) s.crash = static_cast<int>(r.Range(1, 5));
+  if (!network && !disk) s.heal = 1;  // "none": the nemesis only ever heals (a no-op)
+  return s;
+}
+
+// Counts error-level log lines (any fails the run) and echoes warnings and errors to stderr.
+class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  uint64_t errors() const { return errors_; }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (msg.level >= spdlog::level::err) ++errors_;
+    if (msg.level >= spdlog::level::warn) {
+      spdlog::memory_buf_t buf;
+      formatter_->format(msg, buf);
+      std::fwrite(buf.data(), 1, buf.size(), stderr);
+    }
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  uint64_t errors_ = 0;
+};
+
+// Per-group Raft safety, checked after every simulation event on every up replica.
+class RaftObserver {
+ public:
+  Status Observe(NodeCluster& c) {
+    for (NodeId id : c.ids()) {
+      if (!c.IsUp(id)) continue;
+      const uint64_t incarnation = c.world().node(id).incarnation();
+      for (store::GroupId g : c.node(id).groups()) {
+        RETURN_IF_ERROR(ObserveOne(id, incarnation, g, c.node(id).raft(g)));
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Last {
+    uint64_t incarnation = UINT64_MAX;
+    raft::Observation obs;
+  };
+
+  Status ObserveOne(NodeId id, uint64_t incarnation, store::GroupId g, const raft::Raft& r) {
+    RETURN_IF_ERROR(raft::CheckBasic(r).Annotate("group " + std::to_string(g)));
+    Last& last = last_[{id, g}];
+    const bool same_process = last.incarnation == incarnation;
+    if (same_process) RETURN_IF_ERROR(raft::CheckDelta(last.obs, r));
+    const uint64_t from = same_process ? last.obs.committed : 0;
+    // Election safety: one leader per term and group.
+    if (r.state() == raft::StateType::kLeader) {
+      auto [it, inserted] = leaders_[g].emplace(r.term(), id);
+      if (!inserted && it->second != id) {
+        return InternalError("election safety: group " + std::to_string(g) + " term " +
+                             std::to_string(r.term()) + " led by nodes " +
+                             std::to_string(it->second) + " and " + std::to_string(id));
+      }
+    }
+    // Committed entries never change (log matching on the committed prefix, and no committed
+    // entry lost): every replica reports the same term at every committed index.
+    const uint64_t lo = std::max(from + 1, r.log().FirstIndex());
+    for (uint64_t i = lo; i <= r.log().committed(); ++i) {
+      Result<uint64_t> term = r.log().Term(i);
+      if (!term.ok()) continue;
+      auto [it, inserted] = committed_[g].emplace(i, *term);
+      if (!inserted && it->second != *term) {
+        return InternalError("committed entry changed: group " + std::to_string(g) + " index " +
+                             std::to_string(i) + " has term " + std::to_string(*term) +
+                             " on node " + std::to_string(id) + ", term " +
+                             std::to_string(it->second) + " was committed");
+      }
+    }
+    last.incarnation = incarnation;
+    last.obs = raft::Observation::Of(r);
+    return Status::Ok();
+  }
+
+  std::map<std::pair<NodeId, store::GroupId>, Last> last_;
+  std::map<store::GroupId, std::map<uint64_t, NodeId>> leaders_;
+  std::map<store::GroupId, std::map<uint64_t, uint64_t>> committed_;
+};
+
+class Scenario {
+ public:
+  explicit Scenario(const ScenarioOptions& o)
+      : options_(o),
+        sink_(std::make_shared<CountingSink>()),
+        cluster_(NodeClusterOptions{.seed = o.seed,
+                                    .nodes = o.nodes,
+                                    .base_dir = "/sim",
+                                    .sim_disk = true,
+                                    .tweak =
+                                        [o](store::NodeOptions& n) {
+                                          n.offset_groups = o.groups_per_type;
+                                          n.data_groups = o.groups_per_type;
+                                          n.write_timeout = Seconds(2);
+                                          n.snapshot_entries = 200;
+                                        },
+                                    .log_sinks = {sink_},
+                                    .record_trace_lines = o.record_trace_lines}),
+        swarm_(DrawSwarm(Random(o.seed).Stream("swarm"), o.faults)) {}
+
+  ScenarioReport Run();
+
+ private:
+  // Runs the world until `done` (or the deadline), checking Raft safety after every event.
+  bool RunUntil(const std::function<bool()>& done, Instant deadline) {
+    while (violation_.ok() && !done()) {
+      const Instant before = cluster_.world().Now();
+      if (before >= deadline) return false;
+      if (!cluster_.world().Step()) {
+        cluster_.world().RunUntil(deadline);
+        return done();
+      }
+      violation_ = observer_.Observe(cluster_);
+      // Livelock: something keeps scheduling work without letting virtual time move.
+      events_at_same_time_ = cluster_.world().Now() == before ? events_at_same_time_ + 1 : 0;
+      if (events_at_same_time_ > kMaxEventsAtOneInstant) {
+        Fail(InternalError("livelock: " + std::to_string(kMaxEventsAtOneInstant) +
+                           " events at virtual time " + before.ToString()));
+      }
+    }
+    return violation_.ok();
+  }
+  void Fail(Status s) {
+    if (violation_.ok()) violation_ = std::move(s);
+  }
+
+  void KvClient(int client);
+  void OtherClient();
+  void ScheduleNemesis();
+  void NemesisAction();
+  Status Liveness();
+  Status Convergence();
+  NodeId RandomUpNode(Random& r);
+
+  ScenarioOptions options_;
+  std::shared_ptr<CountingSink> sink_;
+  NodeCluster cluster_;
+  Swarm swarm_;
+  RaftObserver observer_;
+  Status violation_;
+  Env* client_ = nullptr;
+  Random nemesis_random_{0};
+  bool stop_ = false;
+  int clients_running_ = 0;
+  std::vector<KvOp> history_;
+  uint64_t ops_ = 0;
+  uint64_t faults_ = 0;
+  uint64_t events_at_same_time_ = 0;
+  static constexpr uint64_t kMaxEventsAtOneInstant = 1'000'000;
+};
+
+NodeId Scenario::RandomUpNode(Random& r) {
+  std::vector<NodeId> up;
+  for (NodeId id : cluster_.ids()) {
+    if (cluster_.IsUp(id)) up.push_back(id);
+  }
+  return up.empty() ? cluster_.ids()[0] : up[r.Uniform(up.size())];
+}
+
+void Scenario::KvClient(int client) {
+  Random& r = fiber::CurrentEnv().random();
+  std::map<std::string, std::optional<std::string>> last_seen;
+  uint64_t n = 0;
+  while (!stop_) {
+    // Pause first: an operation refused at once (node down, no leader) must not spin in place.
+    (void)fiber::Sleep(r.Range(Millis(1), Millis(20)));
+    KvOp op;
+    op.client = static_cast<uint64_t>(client);
+    op.key = "k" + std::to_string(r.Uniform(kKeys));
+    const uint64_t dice = r.Uniform(10);
+    const NodeId target = RandomUpNode(r);
+    op.call = client_->Now();
+    ++ops_;
+    if (dice < 3) {
+      op.type = KvOp::Type::kGet;
+      auto got = cluster_
+                     .Call<storepb::KvValue>(
+                         target, [key = op.key](store::Node& nd) { return nd.Get(key, true); })
+                     .Get(kOpTimeout);
+      op.ret = client_->Now();
+      if (got.ok()) {
+        op.read = got->value();
+      } else if (got.status().code() != Code::kNotFound) {
+        continue;  // a failed read has no effect: leave it out
+      }
+      last_seen[op.key] = op.read;
+    } else {
+      storepb::Command cmd;
+      const std::string value = "c" + std::to_string(client) + "-" + std::to_string(++n);
+      if (dice < 7) {
+        op.type = KvOp::Type::kPut;
+        op.value = value;
+        cmd.mutable_kv_put()->set_key(op.key);
+        cmd.mutable_kv_put()->set_value(value);
+      } else if (dice < 9) {
+        op.type = KvOp::Type::kCas;
+        op.expected = last_seen[op.key];
+        op.value = value;
+        auto* cas = cmd.mutable_kv_cas();
+        cas->set_key(op.key);
+        cas->set_expect_absent(!op.expected.has_value());
+        if (op.expected) cas->set_expected_value(*op.expected);
+        cas->set_new_value(value);
+      } else {
+        op.type = KvOp::Type::kDelete;
+        cmd.mutable_kv_delete()->set_key(op.key);
+      }
+      auto res =
+          cluster_
+              .Call<storepb::ApplyResult>(target, [cmd](store::Node& nd) { return nd.Write(cmd); })
+              .Get(kOpTimeout);
+      op.ret = client_->Now();
+      if (!res.ok() && res.status().code() == Code::kUnavailable) {
+        continue;  // never proposed (node down, no leader known): no effect, leave it out
+      }
+      if (!res.ok()) {
+        op.indeterminate = true;  // it may or may not have been applied
+      } else if (op.type == KvOp::Type::kDelete) {
+        op.ok = res->code() == 0;
+        if (res->code() != 0 && res->code() != static_cast<int>(Code::kNotFound)) {
+          Fail(InternalError("delete returned " + res->message()));
+        }
+      } else {
+        op.ok = res->succeeded() || op.type == KvOp::Type::kPut;
+        if (res->code() != 0)
+          Fail(InternalError("write returned code " + std::to_string(res->code()) + ": " +
+                             res->message()));
+      }
+    }
+    history_.push_back(std::move(op));
+  }
+  --clients_running_;
+}
+
+// Offset commits (with compare-and-set chains) and session batches: exercised for convergence
+// and crash safety; their outcomes are not part of the linearizability check.
+void Scenario::OtherClient() {
+  Random& r = fiber::CurrentEnv().random();
+  uint64_t n = 0;
+  while (!stop_) {
+    storepb::Command cmd;
+    if (r.OneIn(2)) {
+      auto* oc = cmd.mutable_offset_commit();
+      oc->set_group("cg" + std::to_string(r.Uniform(4)));
+      auto* e = oc->add_entries();
+      e->set_topic("t");
+      e->set_partition(static_cast<uint32_t>(r.Uniform(3)));
+      e->set_offset(++n);
+    } else {
+      auto* b = cmd.mutable_session_batch();
+      b->add_upserts()->set_client_id("s" + std::to_string(r.Uniform(20)));
+      if (r.OneIn(3)) b->add_deletes("s" + std::to_string(r.Uniform(20)));
+    }
+    ++ops_;
+    (void)cluster_
+        .Call<storepb::ApplyResult>(RandomUpNode(r),
+                                    [cmd](store::Node& nd) { return nd.Write(cmd); })
+        .Get(kOpTimeout);
+    (void)fiber::Sleep(r.Range(Millis(1), Millis(30)));
+  }
+  --clients_running_;
+}
+
+void Scenario::ScheduleNemesis() {
+  client_->After(nemesis_random_.Range(swarm_.nemesis_min, swarm_.nemesis_max), [this] {
+    if (stop_) return;
+    NemesisAction();
+    ScheduleNemesis();
+  });
+}
+
+void Scenario::NemesisAction() {
+  Random& r = nemesis_random_;
+  SimNetwork& net = cluster_.world().network();
+  const int total =
+      swarm_.partition + swarm_.cut + swarm_.heal + swarm_.crash + swarm_.clog + swarm_.transfer;
+  int dice = static_cast<int>(r.Uniform(static_cast<uint64_t>(total)));
+  const std::vector<NodeId> ids = cluster_.ids();
+  ++faults_;
+  if ((dice -= swarm_.partition) < 0) {
+    std::set<NodeId> side;
+    for (NodeId id : ids) {
+      if (r.OneIn(2)) side.insert(id);
+    }
+    net.Partition(side);
+  } else if ((dice -= swarm_.cut) < 0) {
+    const NodeId a = ids[r.Uniform(ids.size())], b = ids[r.Uniform(ids.size())];
+    if (a != b) net.Cut(a, b);
+  } else if ((dice -= swarm_.heal) < 0) {
+    net.Heal();
+    net.Unclog();
+  } else if ((dice -= swarm_.crash) < 0) {
+    int down = 0;
+    for (NodeId id : ids) down += cluster_.IsUp(id) ? 0 : 1;
+    if (down * 2 + 2 >= static_cast<int>(ids.size()) + 1) return;  // keep a majority up
+    const NodeId victim = RandomUpNode(r);
+    cluster_.Crash(victim);
+    client_->After(r.Range(Millis(100), Seconds(3)), [this, victim] {
+      if (!cluster_.IsUp(victim)) {
+        Status s = cluster_.Restart(victim);
+        if (!s.ok()) Fail(s.Annotate("restarting node " + std::to_string(victim)));
+      }
+    });
+  } else if ((dice -= swarm_.clog) < 0) {
+    net.Clog(ids[r.Uniform(ids.size())], client_->Now() + r.Range(Millis(100), Seconds(2)));
+  } else {
+    const NodeId from = RandomUpNode(r);
+    const std::vector<store::GroupId> groups = cluster_.node(from).groups();
+    const store::GroupId g = groups[r.Uniform(groups.size())];
+    if (cluster_.node(from).raft(g).state() == raft::StateType::kLeader) {
+      cluster_.node(from).TransferLeader(g, ids[r.Uniform(ids.size())]).IgnoreError();
+    }
+  }
+}
+
+// After healing: every group elects a leader and commits a write within 10 election timeouts.
+Status Scenario::Liveness() {
+  SimNetwork& net = cluster_.world().network();
+  net.Heal();
+  net.Unclog();
+  net.options().drop = 0;
+  net.options().duplicate = 0;
+  net.options().extra_delay_max = Duration::Zero();
+  for (NodeId id : cluster_.ids()) {
+    if (!cluster_.IsUp(id)) RETURN_IF_ERROR(cluster_.Restart(id));
+  }
+  const store::NodeOptions defaults;
+  const Duration budget = defaults.tick_interval * defaults.election_ticks * 2 * 10;
+  const Instant deadline = client_->Now() + budget;
+  std::map<store::GroupId, bool> committed;
+  store::Node& any = cluster_.node(cluster_.ids()[0]);
+  for (store::GroupId g : any.groups()) committed[g] = false;
+  // One writer per group, retrying until it commits.
+  for (store::GroupId g : any.groups()) {
+    storepb::Command cmd;
+    if (store::TypeOf(g) == store::GroupType::kMetadata) {
+      cmd.mutable_kv_put()->set_key("liveness");
+    } else if (store::TypeOf(g) == store::GroupType::kOffset) {
+      std::string name;
+      for (int i = 0; any.RouteOffset(name = "live" + std::to_string(i)) != g; ++i) {
+      }
+      cmd.mutable_offset_commit()->set_group(name);
+    } else {
+      std::string name;
+      for (int i = 0; any.RouteSession(name = "live" + std::to_string(i)) != g; ++i) {
+      }
+      cmd.mutable_session_batch()->add_upserts()->set_client_id(name);
+    }
+    client_->fibers().Spawn("liveness", [this, g, cmd, &committed, deadline] {
+      Random& r = fiber::CurrentEnv().random();
+      while (client_->Now() < deadline) {
+        auto res = cluster_
+                       .Call<storepb::ApplyResult>(RandomUpNode(r),
+                                                   [cmd](store::Node& nd) { return nd.Write(cmd); })
+                       .Get(Seconds(1));
+        if (res.ok()) {
+          committed[g] = true;
+          return;
+        }
+        (void)fiber::Sleep(Millis(50));
+      }
+    });
+  }
+  RunUntil(
+      [&] {
+        for (auto& [g, ok] : committed) {
+          if (!ok) return false;
+        }
+        return true;
+      },
+      deadline);
+  RETURN_IF_ERROR(violation_);
+  for (auto& [g, ok] : committed) {
+    if (!ok) {
+      return DeadlineExceededError("liveness: group " + std::to_string(g) +
+                                   " committed nothing within " + budget.ToString() +
+                                   " of healing");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Scenario::Convergence() {
+  const Instant deadline = client_->Now() + Seconds(20);
+  RunUntil(
+      [&] {
+        for (store::GroupId g : cluster_.node(cluster_.ids()[0]).groups()) {
+          if (!cluster_.CheckConverged(g).ok()) return false;
+        }
+        return true;
+      },
+      deadline);
+  RETURN_IF_ERROR(violation_);
+  for (store::GroupId g : cluster_.node(cluster_.ids()[0]).groups()) {
+    RETURN_IF_ERROR(cluster_.CheckConverged(g).Annotate("convergence"));
+  }
+  return Status::Ok();
+}
+
+ScenarioReport Scenario::Run() {
+  ScenarioReport report;
+  report.swarm = swarm_.ToString();
+  SimNetwork& net = cluster_.world().network();
+  net.options().latency_max = swarm_.latency_max;
+  net.options().drop = swarm_.drop;
+  net.options().duplicate = swarm_.duplicate;
+  net.options().extra_delay_max = swarm_.extra_delay;
+  Status s = cluster_.StartAll();
+  client_ = &cluster_.world().AddNode(kClient);
+  nemesis_random_ = client_->random().Stream("nemesis");
+  if (s.ok()) {
+    for (int c = 1; c <= kKvClients; ++c) {
+      ++clients_running_;
+      client_->fibers().Spawn("kv-client", [this, c] { KvClient(c); });
+    }
+    ++clients_running_;
+    client_->fibers().Spawn("other-client", [this] { OtherClient(); });
+    if (options_.faults != FaultMode::kNone) ScheduleNemesis();
+    const Instant end = client_->Now() + options_.duration;
+    RunUntil([] { return false; }, end);
+    stop_ = true;
+    RunUntil([&] { return clients_running_ == 0; }, end + kOpTimeout * 2);
+    s = violation_;
+  }
+  if (s.ok()) s = Liveness();
+  if (s.ok()) s = Convergence();
+  if (s.ok()) {
+    LinearizabilityResult lin = CheckLinearizable(history_);
+    s = lin.status;
+    report.linearizability_unknown = lin.unknown;
+  }
+  report.error_logs = sink_->errors();
+  if (s.ok() && report.error_logs > 0) {
+    s = InternalError(std::to_string(report.error_logs) + " error-level log lines");
+  }
+  report.status = s;
+  report.virtual_time = cluster_.world().Now() - Instant();
+  report.events = cluster_.world().events_run();
+  report.ops = ops_;
+  for (const KvOp& op : history_) (op.indeterminate ? report.ops_indeterminate : report.ops_ok)++;
+  report.faults = faults_;
+  for (NodeId id : cluster_.ids()) report.crashes += cluster_.disk(id)->crashes();
+  report.messages_dropped = net.messages_dropped();
+  report.trace_hash = cluster_.world().trace().hash();
+  report.trace_lines = cluster_.world().trace().lines();
+  return report;
+}
+
+}  // namespace
+
+Result<FaultMode> ParseFaultMode(const std::string& s) {
+  if (s == "none") return FaultMode::kNone;
+  if (s == "network") return FaultMode::kNetwork;
+  if (s == "disk") return FaultMode::kDisk;
+  if (s == "all") return FaultMode::kAll;
+  return InvalidArgumentError("--faults must be none, network, disk or all (got '" + s + "')");
+}
+
+ScenarioReport RunScenario(const ScenarioOptions& options) {
+  Scenario scenario(options);
+  return scenario.Run();
+}
+
+}  // namespace meta::sim
