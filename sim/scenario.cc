@@ -28,21 +28,27 @@ struct Swarm {
   Duration latency_max = Millis(2);
   Duration nemesis_min = Millis(100);
   Duration nemesis_max = Seconds(1);
-  int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0;
+  int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0, pause = 0, clock = 0;
+  DiskFaults disk;
+  NodeId small_disk = 0;  // this node's WAL space is limited (disk full), if not 0
+  uint64_t small_disk_bytes = 0;
 
   std::string ToString() const {
-    char buf[320];
+    char buf[512];
     std::snprintf(buf, sizeof buf,
                   "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
-                  "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d}",
+                  "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
+                  "clock=%d} disk{write_error=%.4f sync_error=%.4f small_disk=n%llu:%llu}",
                   drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
                   nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut,
-                  heal, crash, clog, transfer);
+                  heal, crash, clog, transfer, pause, clock, disk.write_error, disk.sync_error,
+                  static_cast<unsigned long long>(small_disk),
+                  static_cast<unsigned long long>(small_disk_bytes));
     return buf;
   }
 };
 
-Swarm DrawSwarm(Random r, FaultMode mode) {
+Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
   Swarm s;
   const bool network = mode == FaultMode::kNetwork || mode == FaultMode::kAll;
   const bool disk = mode == FaultMode::kDisk || mode == FaultMode::kAll;
@@ -59,7 +65,17 @@ Swarm DrawSwarm(Random r, FaultMode mode) {
     s.clog = static_cast<int>(r.Range(0, 3));
     s.transfer = static_cast<int>(r.Range(0, 3));
   }
-  if (disk) s.crash = static_cast<int>(r.Range(1, 5));
+  if (disk) {
+    s.crash = static_cast<int>(r.Range(1, 5));
+    s.pause = static_cast<int>(r.Range(0, 3));
+    s.clock = static_cast<int>(r.Range(0, 2));
+    if (r.Chance(0.5)) s.disk.write_error = r.NextDouble() * 0.003;
+    if (r.Chance(0.5)) s.disk.sync_error = r.NextDouble() * 0.003;
+    if (r.Chance(0.3)) {
+      s.small_disk = static_cast<NodeId>(r.Range(1, nodes));
+      s.small_disk_bytes = static_cast<uint64_t>(r.Range(50 << 10, 500 << 10));
+    }
+  }
   if (!network && !disk) s.heal = 1;  // "none": the nemesis only ever heals (a no-op)
   return s;
 }
@@ -68,10 +84,16 @@ Swarm DrawSwarm(Random r, FaultMode mode) {
 class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   uint64_t errors() const { return errors_; }
+  uint64_t fail_stops() const { return fail_stops_; }
+  // With injected disk faults, a node's fail-stop is the expected reaction, not a failure.
+  void expect_fail_stops() { expect_fail_stops_ = true; }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    if (msg.level >= spdlog::level::err) ++errors_;
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    const bool fail_stop = text.starts_with("fail-stop:");
+    fail_stops_ += fail_stop ? 1 : 0;
+    if (msg.level >= spdlog::level::err && !(fail_stop && expect_fail_stops_)) ++errors_;
     if (msg.level >= spdlog::level::warn) {
       spdlog::memory_buf_t buf;
       formatter_->format(msg, buf);
@@ -82,6 +104,8 @@ class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   uint64_t errors_ = 0;
+  uint64_t fail_stops_ = 0;
+  bool expect_fail_stops_ = false;
 };
 
 // Per-group Raft safety, checked after every simulation event on every up replica.
@@ -161,7 +185,7 @@ class Scenario {
                                         },
                                     .log_sinks = {sink_},
                                     .record_trace_lines = o.record_trace_lines}),
-        swarm_(DrawSwarm(Random(o.seed).Stream("swarm"), o.faults)) {}
+        swarm_(DrawSwarm(Random(o.seed).Stream("swarm"), o.faults, o.nodes)) {}
 
   ScenarioReport Run();
 
@@ -176,6 +200,7 @@ class Scenario {
         return done();
       }
       violation_ = observer_.Observe(cluster_);
+      RestartFailedNodes();
       // Livelock: something keeps scheduling work without letting virtual time move.
       events_at_same_time_ = cluster_.world().Now() == before ? events_at_same_time_ + 1 : 0;
       if (events_at_same_time_ > kMaxEventsAtOneInstant) {
@@ -187,6 +212,25 @@ class Scenario {
   }
   void Fail(Status s) {
     if (violation_.ok()) violation_ = std::move(s);
+  }
+
+  // A fail-stopped node's process exits (power-cycled: unsynced data is lost) and its supervisor
+  // starts it again a little later.
+  void RestartFailedNodes() {
+    for (NodeId id : cluster_.ids()) {
+      if (!cluster_.IsUp(id) || cluster_.node(id).failure().ok()) continue;
+      cluster_.Crash(id);
+      RestartLater(id, Millis(200));
+    }
+  }
+
+  // Starts the node again after `delay`; a start that fails (an injected disk fault while
+  // opening) is retried, as a supervisor would.
+  void RestartLater(NodeId id, Duration delay) {
+    client_->After(delay, [this, id] {
+      if (cluster_.IsUp(id)) return;
+      if (!cluster_.Restart(id).ok()) RestartLater(id, Millis(200));
+    });
   }
 
   void KvClient(int client);
@@ -337,8 +381,8 @@ void Scenario::ScheduleNemesis() {
 void Scenario::NemesisAction() {
   Random& r = nemesis_random_;
   SimNetwork& net = cluster_.world().network();
-  const int total =
-      swarm_.partition + swarm_.cut + swarm_.heal + swarm_.crash + swarm_.clog + swarm_.transfer;
+  const int total = swarm_.partition + swarm_.cut + swarm_.heal + swarm_.crash + swarm_.clog +
+                    swarm_.transfer + swarm_.pause + swarm_.clock;
   int dice = static_cast<int>(r.Uniform(static_cast<uint64_t>(total)));
   const std::vector<NodeId> ids = cluster_.ids();
   ++faults_;
@@ -360,14 +404,17 @@ void Scenario::NemesisAction() {
     if (down * 2 + 2 >= static_cast<int>(ids.size()) + 1) return;  // keep a majority up
     const NodeId victim = RandomUpNode(r);
     cluster_.Crash(victim);
-    client_->After(r.Range(Millis(100), Seconds(3)), [this, victim] {
-      if (!cluster_.IsUp(victim)) {
-        Status s = cluster_.Restart(victim);
-        if (!s.ok()) Fail(s.Annotate("restarting node " + std::to_string(victim)));
-      }
-    });
+    RestartLater(victim, r.Range(Millis(100), Seconds(3)));
   } else if ((dice -= swarm_.clog) < 0) {
     net.Clog(ids[r.Uniform(ids.size())], client_->Now() + r.Range(Millis(100), Seconds(2)));
+  } else if ((dice -= swarm_.pause) < 0) {
+    // Often longer than an election timeout: a paused leader wakes up deposed.
+    cluster_.world().Pause(ids[r.Uniform(ids.size())],
+                           client_->Now() + r.Range(Millis(200), Seconds(3)));
+  } else if ((dice -= swarm_.clock) < 0) {
+    // Calendar clock jumps (they move leader timestamps), well inside the one-hour dedup TTL.
+    const Duration jump = r.Range(Seconds(1), Seconds(600));
+    cluster_.world().SetClockOffset(ids[r.Uniform(ids.size())], r.OneIn(2) ? jump : jump * -1);
   } else {
     const NodeId from = RandomUpNode(r);
     const std::vector<store::GroupId> groups = cluster_.node(from).groups();
@@ -386,7 +433,9 @@ Status Scenario::Liveness() {
   net.options().drop = 0;
   net.options().duplicate = 0;
   net.options().extra_delay_max = Duration::Zero();
+  cluster_.world().Unpause();
   for (NodeId id : cluster_.ids()) {
+    cluster_.disk(id)->SetFaults({});
     if (!cluster_.IsUp(id)) RETURN_IF_ERROR(cluster_.Restart(id));
   }
   const store::NodeOptions defaults;
@@ -472,6 +521,15 @@ ScenarioReport Scenario::Run() {
   net.options().extra_delay_max = swarm_.extra_delay;
   Status s = cluster_.StartAll();
   client_ = &cluster_.world().AddNode(kClient);
+  // Disk faults start once every node is up (a failed first start would end the run).
+  for (NodeId id : cluster_.ids()) {
+    DiskFaults faults = swarm_.disk;
+    if (id == swarm_.small_disk) faults.capacity_bytes = swarm_.small_disk_bytes;
+    cluster_.disk(id)->SetFaults(faults);
+  }
+  if (options_.faults == FaultMode::kDisk || options_.faults == FaultMode::kAll) {
+    sink_->expect_fail_stops();
+  }
   nemesis_random_ = client_->random().Stream("nemesis");
   if (s.ok()) {
     for (int c = 1; c <= kKvClients; ++c) {
@@ -504,7 +562,11 @@ ScenarioReport Scenario::Run() {
   report.ops = ops_;
   for (const KvOp& op : history_) (op.indeterminate ? report.ops_indeterminate : report.ops_ok)++;
   report.faults = faults_;
-  for (NodeId id : cluster_.ids()) report.crashes += cluster_.disk(id)->crashes();
+  report.fail_stops = sink_->fail_stops();
+  for (NodeId id : cluster_.ids()) {
+    report.crashes += cluster_.disk(id)->crashes();
+    report.disk_faults += cluster_.disk(id)->faults_injected();
+  }
   report.messages_dropped = net.messages_dropped();
   report.trace_hash = cluster_.world().trace().hash();
   report.trace_lines = cluster_.world().trace().lines();

@@ -37,6 +37,8 @@ struct ScenarioReport {
   uint64_t ops_indeterminate = 0;
   uint64_t faults = 0;  // nemesis actions taken
   uint64_t crashes = 0;
+  uint64_t disk_faults = 0;  // injected I/O errors and disk-full refusals
+  uint64_t fail_stops = 0;   // nodes that stopped themselves on an I/O error
   uint64_t messages_dropped = 0;
   uint64_t error_logs = 0;
   bool linearizability_unknown = false;

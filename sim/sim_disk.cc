@@ -18,7 +18,26 @@ namespace meta::sim {
 class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
  public:
   CrashFs(const std::shared_ptr<rocksdb::FileSystem>& target, uint64_t seed)
-      : FileSystemWrapper(target), seed_(seed) {}
+      : FileSystemWrapper(target), seed_(seed), fault_random_(Random(seed).Stream("faults")) {}
+
+  // Under mu_. An injected error for an operation on `name`, or OK.
+  rocksdb::IOStatus MaybeFail(const std::string& name, double p, uint64_t appended) {
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".log") != 0) {
+      return rocksdb::IOStatus::OK();
+    }
+    if (appended > 0) {
+      wal_bytes_ += appended;
+      if (wal_bytes_ > faults_.capacity_bytes) {
+        ++faults_injected_;
+        return rocksdb::IOStatus::NoSpace("injected: disk full");
+      }
+    }
+    if (p > 0 && fault_random_.Chance(p)) {
+      ++faults_injected_;
+      return rocksdb::IOStatus::IOError("injected I/O error on " + name);
+    }
+    return rocksdb::IOStatus::OK();
+  }
 
   const char* Name() const override { return "SimDiskCrashFs"; }
 
@@ -37,7 +56,9 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
                              rocksdb::IODebugContext* dbg) override {
       std::lock_guard lock(fs_.mu_);
       if (fs_.off_) return rocksdb::IOStatus::OK();  // lost: the machine is down
-      rocksdb::IOStatus s = target()->Append(data, o, dbg);
+      rocksdb::IOStatus s = fs_.MaybeFail(name_, fs_.faults_.write_error, data.size());
+      if (!s.ok()) return s;
+      s = target()->Append(data, o, dbg);
       if (s.ok()) fs_.files_[name_].size += data.size();
       return s;
     }
@@ -88,7 +109,9 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     rocksdb::IOStatus MarkSynced(F sync) {
       std::lock_guard lock(fs_.mu_);
       if (fs_.off_) return rocksdb::IOStatus::OK();
-      rocksdb::IOStatus s = sync();
+      rocksdb::IOStatus s = fs_.MaybeFail(name_, fs_.faults_.sync_error, 0);
+      if (!s.ok()) return s;
+      s = sync();
       if (s.ok()) {
         FileState& st = fs_.files_[name_];
         st.synced = st.size;
@@ -171,6 +194,12 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     off_ = true;
   }
 
+  void SetFaults(const DiskFaults& faults) {
+    std::lock_guard lock(mu_);
+    faults_ = faults;
+    wal_bytes_ = 0;
+  }
+
   void Recover() {
     std::lock_guard lock(mu_);
     CHECK(off_) << "Recover without PowerOff";
@@ -200,6 +229,9 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
   uint64_t crashes_ = 0;
   uint64_t bytes_lost_ = 0;
   uint64_t files_lost_ = 0;
+  uint64_t faults_injected_ = 0;
+  DiskFaults faults_;  // under mu_
+  uint64_t wal_bytes_ = 0;
 
  private:
   // Rewrites `name` with its first `keep` bytes.
@@ -218,6 +250,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
   }
 
   uint64_t seed_;
+  Random fault_random_;
   std::mutex mu_;
   bool off_ = false;
   std::map<std::string, FileState> files_;
@@ -233,6 +266,9 @@ std::shared_ptr<rocksdb::FileSystem> SimDisk::file_system() { return fs_; }
 void SimDisk::PowerOff() { fs_->PowerOff(); }
 void SimDisk::Recover() { fs_->Recover(); }
 uint64_t SimDisk::crashes() const { return fs_->crashes_; }
+uint64_t SimDisk::faults_injected() const { return fs_->faults_injected_; }
+
+void SimDisk::SetFaults(const DiskFaults& faults) { fs_->SetFaults(faults); }
 uint64_t SimDisk::bytes_lost() const { return fs_->bytes_lost_; }
 uint64_t SimDisk::files_lost() const { return fs_->files_lost_; }
 

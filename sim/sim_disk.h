@@ -21,6 +21,15 @@ class FileSystem;
 
 namespace meta::sim {
 
+// Injected I/O faults. They hit the write-ahead log only ("*.log": written synchronously by the
+// node's own thread, so the draws stay deterministic; RocksDB's background threads write the other
+// files). A node that sees one must fail-stop and recover after a restart.
+struct DiskFaults {
+  double write_error = 0;                // probability an append fails with an I/O error
+  double sync_error = 0;                 // probability an fsync fails (nothing becomes durable)
+  uint64_t capacity_bytes = UINT64_MAX;  // appends past this many WAL bytes fail: disk full
+};
+
 class SimDisk {
  public:
   explicit SimDisk(uint64_t seed);
@@ -29,6 +38,8 @@ class SimDisk {
   std::shared_ptr<rocksdb::FileSystem> file_system();
   void PowerOff();
   void Recover();
+  void SetFaults(const DiskFaults& faults);
+  uint64_t faults_injected() const;
 
   uint64_t crashes() const;
   uint64_t bytes_lost() const;  // unsynced bytes dropped over all crashes

@@ -16,7 +16,9 @@ SimEnv::~SimEnv() { ShutdownFibers(); }
 
 Instant SimEnv::Now() const { return world_.Now(); }
 
-int64_t SimEnv::UnixNanos() const { return World::kEpochUnixNanos + world_.Now().nanos(); }
+int64_t SimEnv::UnixNanos() const {
+  return World::kEpochUnixNanos + world_.Now().nanos() + world_.ClockOffset(node_id()).nanos();
+}
 
 TimerId SimEnv::After(Duration delay, Task fn) {
   const uint64_t digest = static_cast<uint64_t>(delay.nanos());
@@ -93,7 +95,19 @@ uint64_t World::Schedule(Instant at, NodeId node, EventKind kind, uint64_t diges
   return seq;
 }
 
-bool World::CancelTimer(uint64_t seq) { return pending_timers_.erase(seq) != 0; }
+bool World::CancelTimer(uint64_t seq) {
+  // A timer postponed by a pause lives on under a new sequence number.
+  for (auto alias = timer_aliases_.find(seq); alias != timer_aliases_.end();
+       alias = timer_aliases_.find(seq)) {
+    seq = alias->second;
+  }
+  return pending_timers_.erase(seq) != 0;
+}
+
+void World::Pause(NodeId id, Instant until) {
+  Instant& u = paused_until_[id];
+  if (until > u) u = until;
+}
 
 bool World::StepUntil(Instant deadline) {
   while (!queue_.empty()) {
@@ -107,6 +121,20 @@ bool World::StepUntil(Instant deadline) {
     Event event = std::move(const_cast<Event&>(top));
     queue_.pop();
     if (cancelled || orphaned) continue;
+    auto paused = paused_until_.find(event.node);
+    if (paused != paused_until_.end() && paused->second > event.at) {
+      // The process is stopped: the event waits (a new sequence number keeps the order of the
+      // postponed events, which leave the queue in order).
+      event.at = paused->second;
+      const uint64_t old_seq = event.seq;
+      event.seq = next_seq_++;
+      if (event.kind == EventKind::kTimer && pending_timers_.erase(old_seq)) {
+        pending_timers_.insert(event.seq);
+        timer_aliases_[old_seq] = event.seq;
+      }
+      queue_.push(std::move(event));
+      continue;
+    }
     if (event.kind == EventKind::kTimer) pending_timers_.erase(event.seq);
     CHECK_GE(event.at, now_);
     now_ = event.at;

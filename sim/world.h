@@ -8,6 +8,7 @@
 #include <memory>
 #include <queue>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -81,6 +82,17 @@ class World {
 
   SimNetwork& network() { return *network_; }
 
+  // A paused process (SIGSTOP, a long GC pause): none of the node's events run before `until`;
+  // they run then, in their original order. Unpause() ends every pause now.
+  void Pause(NodeId id, Instant until);
+  void Unpause() { paused_until_.clear(); }
+  // The node's calendar clock (UnixNanos) runs `offset` ahead of (or behind) true time.
+  void SetClockOffset(NodeId id, Duration offset) { clock_offsets_[id] = offset; }
+  Duration ClockOffset(NodeId id) const {
+    auto it = clock_offsets_.find(id);
+    return it == clock_offsets_.end() ? Duration::Zero() : it->second;
+  }
+
   // Schedules `fn` on node `node` at `at` (clamped to now). `digest` summarises the payload for the
   // trace. Returns the event's sequence number; timers can be cancelled by it.
   uint64_t Schedule(Instant at, NodeId node, EventKind kind, uint64_t digest, Task fn);
@@ -124,7 +136,10 @@ class World {
   uint64_t events_run_ = 0;
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::unordered_set<uint64_t> pending_timers_;
+  std::unordered_map<uint64_t, uint64_t> timer_aliases_;  // postponed timer: old seq -> new seq
   std::map<NodeId, std::unique_ptr<SimEnv>> nodes_;
+  std::map<NodeId, Instant> paused_until_;
+  std::map<NodeId, Duration> clock_offsets_;
   std::unique_ptr<SimNetwork> network_;
   Trace trace_;
 };

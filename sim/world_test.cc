@@ -193,3 +193,33 @@ TEST(NetworkFaultTest, ClogHoldsTrafficUntilItsTime) {
 
 }  // namespace
 }  // namespace meta::sim
+
+namespace meta::sim {
+namespace {
+
+TEST(WorldTest, PausedNodeRunsNothingUntilThePauseEndsAndKeepsOrder) {
+  World world(WorldOptions{.seed = 7});
+  Env& a = world.AddNode(1);
+  std::vector<std::string> ran;
+  a.After(Millis(10), [&] { ran.push_back("t10@" + world.Now().ToString()); });
+  TimerId t = a.After(Millis(20), [&] { ran.push_back("t20"); });
+  a.After(Millis(30), [&] { ran.push_back("t30@" + world.Now().ToString()); });
+  world.Pause(1, Instant() + Millis(100));
+  world.RunUntil(Instant() + Millis(50));
+  EXPECT_TRUE(ran.empty());
+  EXPECT_TRUE(a.Cancel(t));  // still cancellable while postponed
+  world.RunUntilQuiescent();
+  EXPECT_EQ(ran, (std::vector<std::string>{"t10@0.100000000", "t30@0.100000000"}));
+}
+
+TEST(WorldTest, ClockOffsetShiftsOnlyThatNodesCalendarClock) {
+  World world(WorldOptions{.seed = 8});
+  Env& a = world.AddNode(1);
+  Env& b = world.AddNode(2);
+  world.SetClockOffset(1, Seconds(-30));
+  EXPECT_EQ(b.UnixNanos() - a.UnixNanos(), Seconds(30).nanos());
+  EXPECT_EQ(a.Now(), b.Now());  // the monotonic clock is the same virtual time
+}
+
+}  // namespace
+}  // namespace meta::sim

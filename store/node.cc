@@ -276,10 +276,10 @@ void Node::ProcessTurn() {
   }
   if (readies.empty()) return;
   ++turns_;
-  Persist(readies);
+  if (Status s = Persist(readies); !s.ok()) return FailStop(s);
   SendMessages(readies);
   for (auto& [g, rd] : readies) {
-    ApplyReady(*g, rd);
+    if (Status s = ApplyReady(*g, rd); !s.ok()) return FailStop(s);
     g->raft->Advance(rd);
     MaybeCompact(*g);
   }
@@ -291,24 +291,29 @@ void Node::ProcessTurn() {
   }
 }
 
-void Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {
+void Node::FailStop(const Status& why) {
+  // A node that cannot persist or apply must not go on as if it had: it stops serving at once
+  // and its process must restart (metad exits; the simulator power-cycles it).
+  env_.log().error("fail-stop: {}", why.ToString());
+  failure_ = why;
+  Stop();
+}
+
+Status Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {
   rocksdb::WriteBatch batch;
   bool sync = false;
   for (auto& [g, rd] : readies) {
     if (rd.snapshot) {
-      Status s = g->sm->InstallSnapshot(batch, *rd.snapshot);
-      CHECK(s.ok()) << "node " << options_.id << " group " << g->id
-                    << ": received snapshot is unusable: " << s;
+      RETURN_IF_ERROR(g->sm->InstallSnapshot(batch, *rd.snapshot)
+                          .Annotate("group " + std::to_string(g->id) + ": installing a snapshot"));
       g->log->ApplySnapshot(batch, rd.snapshot->metadata());
     }
     g->log->Append(batch, rd.entries);
     if (rd.hard_state) g->log->SetHardState(batch, *rd.hard_state);
     sync |= rd.must_sync;
   }
-  if (batch.Count() == 0) return;
-  // Fail-stop: a node that cannot persist its Raft state must not go on as if it had.
-  Status s = engine_->Write(batch, sync);
-  CHECK(s.ok()) << "node " << options_.id << ": persisting Raft state failed: " << s;
+  if (batch.Count() == 0) return Status::Ok();
+  return engine_->Write(batch, sync).Annotate("persisting Raft state");
 }
 
 namespace {
@@ -388,13 +393,12 @@ void Node::SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies) {
   }
 }
 
-void Node::ApplyReady(Group& g, raft::Ready& rd) {
+Status Node::ApplyReady(Group& g, raft::Ready& rd) {
   if (rd.snapshot) {
-    const uint64_t index = rd.snapshot->metadata().index();
-    Status s = g.sm->OnSnapshotInstalled(index);
-    CHECK(s.ok()) << "node " << options_.id << " group " << g.id << ": " << s;
+    RETURN_IF_ERROR(g.sm->OnSnapshotInstalled(rd.snapshot->metadata().index())
+                        .Annotate("group " + std::to_string(g.id)));
   }
-  for (const raft::Entry& e : rd.committed_entries) ApplyEntry(g, e);
+  for (const raft::Entry& e : rd.committed_entries) RETURN_IF_ERROR(ApplyEntry(g, e));
   while (!g.apply_waiters.empty() && g.apply_waiters.begin()->first <= g.sm->applied_index()) {
     g.apply_waiters.begin()->second.Set(Unit{});
     g.apply_waiters.erase(g.apply_waiters.begin());
@@ -405,10 +409,11 @@ void Node::ApplyReady(Group& g, raft::Ready& rd) {
     it->second.Set(rs.index);
     g.reads.erase(it);
   }
+  return Status::Ok();
 }
 
-void Node::ApplyEntry(Group& g, const raft::Entry& e) {
-  if (e.index() <= g.sm->applied_index()) return;  // inside an installed snapshot
+Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
+  if (e.index() <= g.sm->applied_index()) return Status::Ok();  // inside an installed snapshot
   Result<storepb::ApplyResult> r = InternalError("not applied");
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raft::ConfChange cc;
@@ -421,16 +426,19 @@ void Node::ApplyEntry(Group& g, const raft::Entry& e) {
   } else {
     r = g.sm->Apply(e);
   }
-  CHECK(r.ok()) << "node " << options_.id << " group " << g.id << ": apply failed: " << r.status();
+  if (!r.ok()) return r.status().Annotate("group " + std::to_string(g.id) + ": applying");
   ++entries_applied_;
   g.bytes_since_compaction += e.data().size();
-  if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty() || pending_writes_.empty()) return;
+  if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty() || pending_writes_.empty()) {
+    return Status::Ok();
+  }
   storepb::Command cmd;
-  if (!cmd.ParseFromString(e.data()) || cmd.origin_node() != options_.id) return;
+  if (!cmd.ParseFromString(e.data()) || cmd.origin_node() != options_.id) return Status::Ok();
   auto it = pending_writes_.find(cmd.proposal_id());
-  if (it == pending_writes_.end()) return;  // the writer timed out
+  if (it == pending_writes_.end()) return Status::Ok();  // the writer timed out
   it->second.promise.Set(*r);
   pending_writes_.erase(it);
+  return Status::Ok();
 }
 
 void Node::MaybeCompact(Group& g) {

@@ -98,6 +98,9 @@ class Node {
   const LogStorage& log(GroupId group) const;
   Engine& engine() { return *engine_; }
   uint64_t turns() const { return turns_; }
+  // Set once the node fail-stopped (a write or apply failed): it serves nothing any more and its
+  // process must be restarted.
+  const Status& failure() const { return failure_; }
   uint64_t entries_applied() const { return entries_applied_; }
 
  private:
@@ -112,10 +115,11 @@ class Node {
   const Group& GetGroup(GroupId id) const;
   void ScheduleTurn();
   void ProcessTurn();
-  void Persist(std::vector<std::pair<Group*, raft::Ready>>& readies);
+  Status Persist(std::vector<std::pair<Group*, raft::Ready>>& readies);
   void SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies);
-  void ApplyReady(Group& g, raft::Ready& rd);
-  void ApplyEntry(Group& g, const raft::Entry& e);
+  Status ApplyReady(Group& g, raft::Ready& rd);
+  Status ApplyEntry(Group& g, const raft::Entry& e);
+  void FailStop(const Status& why);
   void MaybeCompact(Group& g);
   void OnFrame(NodeId from, const std::string& payload);
   void StepMessage(NodeId from, GroupId group, const raft::Message& m);
@@ -141,6 +145,7 @@ class Node {
   bool turn_scheduled_ = false;
   bool running_ = false;
   TimerId tick_timer_;
+  Status failure_;
   uint64_t turns_ = 0;
   uint64_t entries_applied_ = 0;
 };

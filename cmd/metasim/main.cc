@@ -162,10 +162,10 @@ Run RunOnce(const Flags& f, uint64_t seed, bool keep_trace) {
     run.virtual_s = static_cast<double>(r.virtual_time.nanos()) / 1e9;
     std::snprintf(buf, sizeof buf,
                   "events=%" PRIu64 " ops=%" PRIu64 " ok=%" PRIu64 " indeterminate=%" PRIu64
-                  " faults=%" PRIu64 " crashes=%" PRIu64 " dropped=%" PRIu64
-                  " raft=%s linearizable=%s",
+                  " faults=%" PRIu64 " crashes=%" PRIu64 " disk_faults=%" PRIu64
+                  " fail_stops=%" PRIu64 " dropped=%" PRIu64 " raft=%s linearizable=%s",
                   r.events, r.ops, r.ops_ok, r.ops_indeterminate, r.faults, r.crashes,
-                  r.messages_dropped, r.status.ok() ? "ok" : "FAIL",
+                  r.disk_faults, r.fail_stops, r.messages_dropped, r.status.ok() ? "ok" : "FAIL",
                   r.linearizability_unknown ? "unknown" : (r.status.ok() ? "ok" : "-"));
     run.ok = r.status.ok();
     if (!run.ok) run.failure = r.status.ToString();
