@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/sim_hooks.h"
 
 namespace meta::raft {
 
@@ -62,6 +63,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
   const uint64_t conflict = FindConflict(ents);
   if (conflict != 0) {
     CHECK_GT(conflict, committed_) << "entry " << conflict << " conflicts with a committed entry";
+    if (conflict <= LastIndex()) SIM_PROBE("raft: conflicting log suffix truncated");
     const std::vector<Entry> rest(ents.begin() + static_cast<ptrdiff_t>(conflict - index - 1),
                                   ents.end());
     Append(rest);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/sim_hooks.h"
 
 namespace meta::raft {
 namespace {
@@ -276,6 +277,7 @@ Status Raft::StepByTerm(const Message& m, bool* handled) {
       // CheckQuorum's lease: while we heard from a live leader within the minimum election
       // timeout, ignore candidates (thesis §4.2.3) unless the leader itself asked for a transfer.
       if (!force && in_lease) {
+        SIM_PROBE("raft: vote request ignored within a leader's lease");
         *handled = true;
         return Status::Ok();
       }
@@ -325,6 +327,7 @@ void Raft::HandleVoteRequest(const Message& m) {
       vote_ = m.from();
     }
   } else {
+    SIM_PROBE("raft: vote or pre-vote rejected");
     resp.set_term(term_);
     resp.set_reject(true);
     Send(std::move(resp));
@@ -338,6 +341,7 @@ Status Raft::StepLeader(const Message& m) {
       return Status::Ok();
     case raftpb::MSG_CHECK_QUORUM:
       if (!tracker_.QuorumActive(id_)) {
+        SIM_PROBE("raft: leader stepped down by check-quorum");
         BecomeFollower(term_, kNone);  // cannot reach a quorum: stop serving as leader
         return Status::Ok();
       }
@@ -417,6 +421,7 @@ void Raft::LeaderAppendResponse(const Message& m, Progress& pr) {
     uint64_t next_probe = m.reject_hint();
     if (m.log_term() > 0) next_probe = log_.FindConflictByTerm(m.reject_hint(), m.log_term());
     if (pr.MaybeDecrTo(m.index(), next_probe)) {
+      SIM_PROBE("raft: append rejected, next index backed off");
       if (pr.state == ProgressState::kReplicate) pr.BecomeProbe();
       MaybeSendAppend(m.from(), true);
     }
@@ -481,6 +486,7 @@ void Raft::LeaderReadIndex(const Message& m) {
   if (!CommittedEntryInCurrentTerm()) {
     // Until the no-op of this term commits, the commit index may lag what a previous leader
     // acknowledged (§6.4); hold the request until then.
+    SIM_PROBE("raft: read index held until the leader commits in its term");
     reads_before_commit_.push_back(m);
     return;
   }
@@ -662,6 +668,7 @@ bool Raft::Restore(const Snapshot& snapshot) {
     log_.CommitTo(meta.index());
     return false;
   }
+  SIM_PROBE("raft: snapshot restored");
   log_.Restore(snapshot);
   tracker_.SetConfig(meta.conf_state(), log_.LastIndex() + 1);
   for (auto& [id, pr] : tracker_.progress()) {
@@ -718,6 +725,7 @@ bool Raft::MaybeSendSnapshot(uint64_t to, Progress& pr) {
   Result<Snapshot> snap = log_.GetSnapshot();
   if (!snap.ok() || snap->metadata().index() == 0) return false;  // not ready yet; retry later
   Message m = Make(raftpb::MSG_SNAP, to);
+  SIM_PROBE("raft: snapshot sent to a follower");
   pr.BecomeSnapshot(snap->metadata().index());
   *m.mutable_snapshot() = std::move(snap).value();
   Send(std::move(m));
@@ -732,7 +740,10 @@ void Raft::SendHeartbeat(uint64_t to, const std::string& context) {
   Send(std::move(m));
 }
 
-void Raft::SendTimeoutNow(uint64_t to) { Send(Make(raftpb::MSG_TIMEOUT_NOW, to)); }
+void Raft::SendTimeoutNow(uint64_t to) {
+  SIM_PROBE("raft: leadership transfer sent timeout-now");
+  Send(Make(raftpb::MSG_TIMEOUT_NOW, to));
+}
 
 void Raft::BcastAppend() {
   for (const auto& [id, pr] : tracker_.progress()) {

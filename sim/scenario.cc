@@ -8,6 +8,7 @@
 #include "core/fiber.h"
 #include "core/future.h"
 #include "raft/invariants.h"
+#include "sim/coverage.h"
 #include "sim/linearizability.h"
 #include "sim/network.h"
 #include "sim/node_cluster.h"
@@ -171,6 +172,7 @@ class Scenario {
  public:
   explicit Scenario(const ScenarioOptions& o)
       : options_(o),
+        hooks_(Random(o.seed).Stream("buggify"), Random(o.seed).Stream("buggify-on").OneIn(2)),
         sink_(std::make_shared<CountingSink>()),
         cluster_(NodeClusterOptions{.seed = o.seed,
                                     .nodes = o.nodes,
@@ -242,6 +244,7 @@ class Scenario {
   NodeId RandomUpNode(Random& r);
 
   ScenarioOptions options_;
+  SimHooks hooks_;  // installed first, removed last: covers the whole run
   std::shared_ptr<CountingSink> sink_;
   NodeCluster cluster_;
   Swarm swarm_;
@@ -562,6 +565,8 @@ ScenarioReport Scenario::Run() {
   report.ops = ops_;
   for (const KvOp& op : history_) (op.indeterminate ? report.ops_indeterminate : report.ops_ok)++;
   report.faults = faults_;
+  report.probes = hooks_.probes();
+  report.buggify_fired = hooks_.buggify_fired();
   report.fail_stops = sink_->fail_stops();
   for (NodeId id : cluster_.ids()) {
     report.crashes += cluster_.disk(id)->crashes();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct ScenarioReport {
   uint64_t messages_dropped = 0;
   uint64_t error_logs = 0;
   bool linearizability_unknown = false;
+  uint64_t buggify_fired = 0;              // SIM_BUGGIFY sites that fired
+  std::map<std::string, uint64_t> probes;  // SIM_PROBE hits (coverage)
   uint64_t trace_hash = 0;
   std::vector<std::string> trace_lines;
 };

@@ -9,6 +9,7 @@
 #include "core/fiber.h"
 #include "core/hash.h"
 #include "core/limits.h"
+#include "core/sim_hooks.h"
 #include "core/transport.h"
 
 namespace meta::store {
@@ -172,6 +173,7 @@ GroupId Node::RouteCommand(const storepb::Command& cmd) const {
 Result<storepb::ApplyResult> Node::Write(storepb::Command cmd) {
   CHECK(fiber::InFiber()) << "Node::Write outside a fiber";
   if (!running_) return UnavailableError("node is stopped");
+  if (SIM_BUGGIFY) return UnavailableError("refused before proposing (buggify)");
   Group& g = GetGroup(RouteCommand(cmd));
   const uint64_t pid = next_proposal_id_++;
   cmd.set_origin_node(options_.id);
@@ -188,6 +190,7 @@ Result<storepb::ApplyResult> Node::Write(storepb::Command cmd) {
   Result<storepb::ApplyResult> r = done.Get(options_.write_timeout);
   pending_writes_.erase(pid);
   const Duration took = env_.Now() - start;
+  if (r.status().code() == Code::kDeadlineExceeded) SIM_PROBE("node: write timed out");
   if (took > options_.slow_write) {
     env_.log().warn("slow write to group {}: {} (result {})", g.id, took.ToString(),
                     r.ok() ? "applied" : r.status().ToString());
@@ -211,6 +214,7 @@ Status Node::ReadBarrier(GroupId group) {
   g.reads.erase(ctx);
   if (!index.ok()) return index.status().Annotate("read index");
   if (g.sm->applied_index() >= *index) return Status::Ok();
+  SIM_PROBE("node: linearizable read waited for apply");
   auto it = g.apply_waiters.emplace(*index, Promise<Unit>());
   Result<Unit> applied = it->second.GetFuture().Get(options_.write_timeout);
   if (!applied.ok() && running_ && !it->second.IsSet()) g.apply_waiters.erase(it);
@@ -257,6 +261,10 @@ Status Node::TransferLeader(GroupId group, NodeId to) {
 void Node::ScheduleTurn() {
   if (turn_scheduled_ || !running_) return;
   turn_scheduled_ = true;
+  if (SIM_BUGGIFY) {  // a slow loop: the turn runs a little later
+    env_.After(Millis(5), [this] { ProcessTurn(); });
+    return;
+  }
   env_.Post([this] { ProcessTurn(); });
 }
 
@@ -282,6 +290,7 @@ void Node::ProcessTurn() {
     if (Status s = ApplyReady(*g, rd); !s.ok()) return FailStop(s);
     g->raft->Advance(rd);
     MaybeCompact(*g);
+    if (!running_) return;  // fail-stopped while compacting
   }
   for (auto& [id, g] : groups_) {
     if (g->raft->HasReady()) {
@@ -294,6 +303,7 @@ void Node::ProcessTurn() {
 void Node::FailStop(const Status& why) {
   // A node that cannot persist or apply must not go on as if it had: it stops serving at once
   // and its process must restart (metad exits; the simulator power-cycles it).
+  SIM_PROBE("node: fail-stop on an I/O error");
   env_.log().error("fail-stop: {}", why.ToString());
   failure_ = why;
   Stop();
@@ -395,6 +405,7 @@ void Node::SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies) {
 
 Status Node::ApplyReady(Group& g, raft::Ready& rd) {
   if (rd.snapshot) {
+    SIM_PROBE("node: snapshot installed");
     RETURN_IF_ERROR(g.sm->OnSnapshotInstalled(rd.snapshot->metadata().index())
                         .Annotate("group " + std::to_string(g.id)));
   }
@@ -443,13 +454,16 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
 
 void Node::MaybeCompact(Group& g) {
   const uint64_t applied = g.sm->applied_index();
-  if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
+  // Buggify: compact early (any applied index is a legal snapshot point).
+  const bool early = SIM_BUGGIFY && applied >= g.log->FirstIndex();
+  if (!early && applied < g.log->FirstIndex() + options_.snapshot_entries &&
       g.bytes_since_compaction < options_.snapshot_bytes) {
     return;
   }
+  SIM_PROBE("node: log compacted");
   g.bytes_since_compaction = 0;
   Status s = g.log->Compact(applied, g.log->conf_state());
-  if (!s.ok()) env_.log().error("group {}: log compaction failed: {}", g.id, s.ToString());
+  if (!s.ok()) FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
 }
 
 void Node::OnFrame(NodeId from, const std::string& payload) {
@@ -524,6 +538,7 @@ void Node::OnSnapshotChunk(NodeId from, const storepb::SnapshotChunk& c) {
   ++a.next_chunk;
   if (a.next_chunk < c.chunks()) return;
   raft::Message m = c.message();
+  SIM_PROBE("node: chunked snapshot reassembled");
   m.mutable_snapshot()->set_data(std::move(a.data));
   snapshot_assemblies_.erase(key);
   StepMessage(from, c.group(), m);

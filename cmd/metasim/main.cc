@@ -11,6 +11,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -130,6 +131,7 @@ std::string ReplayCommand(const Flags& f, uint64_t seed) {
 
 struct Run {
   bool ok = true;
+  std::map<std::string, uint64_t> probes;
   std::string summary;
   std::string failure;
   uint64_t trace_hash = 0;
@@ -162,12 +164,14 @@ Run RunOnce(const Flags& f, uint64_t seed, bool keep_trace) {
     run.virtual_s = static_cast<double>(r.virtual_time.nanos()) / 1e9;
     std::snprintf(buf, sizeof buf,
                   "events=%" PRIu64 " ops=%" PRIu64 " ok=%" PRIu64 " indeterminate=%" PRIu64
-                  " faults=%" PRIu64 " crashes=%" PRIu64 " disk_faults=%" PRIu64
+                  " buggify=%" PRIu64 " faults=%" PRIu64 " crashes=%" PRIu64 " disk_faults=%" PRIu64
                   " fail_stops=%" PRIu64 " dropped=%" PRIu64 " raft=%s linearizable=%s",
-                  r.events, r.ops, r.ops_ok, r.ops_indeterminate, r.faults, r.crashes,
-                  r.disk_faults, r.fail_stops, r.messages_dropped, r.status.ok() ? "ok" : "FAIL",
+                  r.events, r.ops, r.ops_ok, r.ops_indeterminate, r.buggify_fired, r.faults,
+                  r.crashes, r.disk_faults, r.fail_stops, r.messages_dropped,
+                  r.status.ok() ? "ok" : "FAIL",
                   r.linearizability_unknown ? "unknown" : (r.status.ok() ? "ok" : "-"));
     run.ok = r.status.ok();
+    run.probes = r.probes;
     if (!run.ok) run.failure = r.status.ToString();
     run.trace_hash = r.trace_hash;
     run.trace_lines = std::move(r.trace_lines);
@@ -181,6 +185,7 @@ Run RunOnce(const Flags& f, uint64_t seed, bool keep_trace) {
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
   int failures = 0;
+  std::map<std::string, uint64_t> coverage;
   for (uint64_t seed = flags.seed_first; seed <= flags.seed_last; ++seed) {
     // Wall time is only reported, never fed back into the simulation.
     const auto wall_start = std::chrono::steady_clock::now();
@@ -215,6 +220,7 @@ int main(int argc, char** argv) {
                 seed, run.ok ? "PASS" : "FAIL", run.virtual_s, wall_s,
                 wall_s > 0 ? run.virtual_s / wall_s : 0.0, run.summary.c_str(), determinism.c_str(),
                 meta::sim::HexHash(run.trace_hash).c_str());
+    for (const auto& [probe, hits] : run.probes) coverage[probe] += hits;
     if (!run.ok) {
       ++failures;
       std::printf("  %s\n  replay: %s\n", run.failure.c_str(), ReplayCommand(flags, seed).c_str());
@@ -222,6 +228,12 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   const uint64_t seeds = flags.seed_last - flags.seed_first + 1;
+  if (!coverage.empty()) {
+    std::printf("coverage (SIM_PROBE hits over all seeds):\n");
+    for (const auto& [probe, hits] : coverage) {
+      std::printf("  %8" PRIu64 "  %s\n", hits, probe.c_str());
+    }
+  }
   std::printf("metasim: %" PRIu64 " seeds, %d failed\n", seeds, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,7 @@
+#include "core/sim_hooks.h"
+
+namespace meta::sim_hooks {
+
+Hooks* current = nullptr;
+
+}  // namespace meta::sim_hooks
