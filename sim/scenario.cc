@@ -12,6 +12,7 @@
 #include "sim/linearizability.h"
 #include "sim/network.h"
 #include "sim/node_cluster.h"
+#include "sim/raft_observer.h"
 
 namespace meta::sim {
 namespace {
@@ -107,65 +108,6 @@ class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
   uint64_t errors_ = 0;
   uint64_t fail_stops_ = 0;
   bool expect_fail_stops_ = false;
-};
-
-// Per-group Raft safety, checked after every simulation event on every up replica.
-class RaftObserver {
- public:
-  Status Observe(NodeCluster& c) {
-    for (NodeId id : c.ids()) {
-      if (!c.IsUp(id)) continue;
-      const uint64_t incarnation = c.world().node(id).incarnation();
-      for (store::GroupId g : c.node(id).groups()) {
-        RETURN_IF_ERROR(ObserveOne(id, incarnation, g, c.node(id).raft(g)));
-      }
-    }
-    return Status::Ok();
-  }
-
- private:
-  struct Last {
-    uint64_t incarnation = UINT64_MAX;
-    raft::Observation obs;
-  };
-
-  Status ObserveOne(NodeId id, uint64_t incarnation, store::GroupId g, const raft::Raft& r) {
-    RETURN_IF_ERROR(raft::CheckBasic(r).Annotate("group " + std::to_string(g)));
-    Last& last = last_[{id, g}];
-    const bool same_process = last.incarnation == incarnation;
-    if (same_process) RETURN_IF_ERROR(raft::CheckDelta(last.obs, r));
-    const uint64_t from = same_process ? last.obs.committed : 0;
-    // Election safety: one leader per term and group.
-    if (r.state() == raft::StateType::kLeader) {
-      auto [it, inserted] = leaders_[g].emplace(r.term(), id);
-      if (!inserted && it->second != id) {
-        return InternalError("election safety: group " + std::to_string(g) + " term " +
-                             std::to_string(r.term()) + " led by nodes " +
-                             std::to_string(it->second) + " and " + std::to_string(id));
-      }
-    }
-    // Committed entries never change (log matching on the committed prefix, and no committed
-    // entry lost): every replica reports the same term at every committed index.
-    const uint64_t lo = std::max(from + 1, r.log().FirstIndex());
-    for (uint64_t i = lo; i <= r.log().committed(); ++i) {
-      Result<uint64_t> term = r.log().Term(i);
-      if (!term.ok()) continue;
-      auto [it, inserted] = committed_[g].emplace(i, *term);
-      if (!inserted && it->second != *term) {
-        return InternalError("committed entry changed: group " + std::to_string(g) + " index " +
-                             std::to_string(i) + " has term " + std::to_string(*term) +
-                             " on node " + std::to_string(id) + ", term " +
-                             std::to_string(it->second) + " was committed");
-      }
-    }
-    last.incarnation = incarnation;
-    last.obs = raft::Observation::Of(r);
-    return Status::Ok();
-  }
-
-  std::map<std::pair<NodeId, store::GroupId>, Last> last_;
-  std::map<store::GroupId, std::map<uint64_t, NodeId>> leaders_;
-  std::map<store::GroupId, std::map<uint64_t, uint64_t>> committed_;
 };
 
 class Scenario {

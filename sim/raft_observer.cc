@@ -1,0 +1,53 @@
+#include "sim/raft_observer.h"
+
+#include <algorithm>
+#include <string>
+
+#include "sim/node_cluster.h"
+
+namespace meta::sim {
+
+Status RaftObserver::Observe(NodeCluster& c) {
+  for (NodeId id : c.ids()) {
+    if (!c.IsUp(id)) continue;
+    const uint64_t incarnation = c.world().node(id).incarnation();
+    for (store::GroupId g : c.node(id).groups()) {
+      RETURN_IF_ERROR(ObserveOne(id, incarnation, g, c.node(id).raft(g)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status RaftObserver::ObserveOne(NodeId id, uint64_t incarnation, store::GroupId g,
+                                const raft::Raft& r) {
+  RETURN_IF_ERROR(raft::CheckBasic(r).Annotate("group " + std::to_string(g)));
+  Last& last = last_[{id, g}];
+  const bool same_process = last.incarnation == incarnation;
+  if (same_process) RETURN_IF_ERROR(raft::CheckDelta(last.obs, r));
+  const uint64_t from = same_process ? last.obs.committed : 0;
+  if (r.state() == raft::StateType::kLeader) {
+    auto [it, inserted] = leaders_[g].emplace(r.term(), id);
+    if (!inserted && it->second != id) {
+      return InternalError("election safety: group " + std::to_string(g) + " term " +
+                           std::to_string(r.term()) + " led by nodes " +
+                           std::to_string(it->second) + " and " + std::to_string(id));
+    }
+  }
+  const uint64_t lo = std::max(from + 1, r.log().FirstIndex());
+  for (uint64_t i = lo; i <= r.log().committed(); ++i) {
+    Result<uint64_t> term = r.log().Term(i);
+    if (!term.ok()) continue;
+    auto [it, inserted] = committed_[g].emplace(i, *term);
+    if (!inserted && it->second != *term) {
+      return InternalError("committed entry changed: group " + std::to_string(g) + " index " +
+                           std::to_string(i) + " has term " + std::to_string(*term) + " on node " +
+                           std::to_string(id) + ", term " + std::to_string(it->second) +
+                           " was committed");
+    }
+  }
+  last.incarnation = incarnation;
+  last.obs = raft::Observation::Of(r);
+  return Status::Ok();
+}
+
+}  // namespace meta::sim

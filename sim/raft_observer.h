@@ -1,0 +1,36 @@
+// Cluster-wide Raft safety for real nodes, checked after every simulation event: per-node
+// invariants (CheckBasic, CheckDelta within one process), election safety (one leader per term and
+// group), and committed entries never changing (every replica reports the same term at every
+// committed index: log matching on the committed prefix, no committed entry lost).
+#pragma once
+
+#include <map>
+#include <utility>
+
+#include "core/status.h"
+#include "raft/invariants.h"
+#include "store/engine.h"
+
+namespace meta::sim {
+
+class NodeCluster;
+
+class RaftObserver {
+ public:
+  // Every group of every up node of `c`.
+  Status Observe(NodeCluster& c);
+  // One replica: node `id` in its process `incarnation` (a restart starts a new one: its
+  // in-memory commit index may legitimately go back), group `group`.
+  Status ObserveOne(NodeId id, uint64_t incarnation, store::GroupId group, const raft::Raft& r);
+
+ private:
+  struct Last {
+    uint64_t incarnation = UINT64_MAX;
+    raft::Observation obs;
+  };
+  std::map<std::pair<NodeId, store::GroupId>, Last> last_;
+  std::map<store::GroupId, std::map<uint64_t, NodeId>> leaders_;
+  std::map<store::GroupId, std::map<uint64_t, uint64_t>> committed_;
+};
+
+}  // namespace meta::sim
