@@ -5,6 +5,7 @@
 #include <boost/context/fiber.hpp>
 #include <boost/context/fixedsize_stack.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
+#include <vector>
 
 #include "core/check.h"
 #include "core/limits.h"
@@ -48,10 +49,47 @@ thread_local FiberScheduler::Fiber* current_fiber = nullptr;
 
 // Debug builds put a guard page under every stack so an overflow faults at once.
 #ifdef NDEBUG
-using StackAllocator = ctx::fixedsize_stack;
+using BaseStackAllocator = ctx::fixedsize_stack;
 #else
-using StackAllocator = ctx::protected_fixedsize_stack;
+using BaseStackAllocator = ctx::protected_fixedsize_stack;
 #endif
+
+// Stacks are recycled per thread: a fiber per request must not cost an mmap and a munmap (and,
+// with guard pages, an mprotect). The pool keeps at most kFiberStackPoolSize idle stacks.
+class StackPool {
+ public:
+  ~StackPool() {
+    for (ctx::stack_context& sc : free_) base_.deallocate(sc);
+  }
+  ctx::stack_context Allocate() {
+    if (free_.empty()) return base_.allocate();
+    ctx::stack_context sc = free_.back();
+    free_.pop_back();
+    return sc;
+  }
+  void Deallocate(ctx::stack_context& sc) {
+    if (free_.size() < kFiberStackPoolSize) {
+      free_.push_back(sc);
+    } else {
+      base_.deallocate(sc);
+    }
+  }
+
+ private:
+  BaseStackAllocator base_{kFiberStackBytes};
+  std::vector<ctx::stack_context> free_;
+};
+
+StackPool& ThreadStackPool() {
+  thread_local StackPool pool;
+  return pool;
+}
+
+// The allocator Boost.Context is given: it draws from (and returns to) the thread's pool.
+struct PooledStack {
+  ctx::stack_context allocate() { return ThreadStackPool().Allocate(); }
+  void deallocate(ctx::stack_context& sc) { ThreadStackPool().Deallocate(sc); }
+};
 
 FiberScheduler::Fiber& Current() {
   CHECK(current_fiber != nullptr) << "not inside a fiber";
@@ -88,13 +126,12 @@ FiberId FiberScheduler::Spawn(std::string name, std::function<void()> body) {
 }
 
 void FiberScheduler::Start(Fiber* f) {
-  f->self =
-      ctx::fiber(std::allocator_arg, StackAllocator(kFiberStackBytes), [f](ctx::fiber&& loop) {
-        f->caller = std::move(loop);
-        f->body();
-        f->done = true;
-        return std::move(f->caller);
-      });
+  f->self = ctx::fiber(std::allocator_arg, PooledStack(), [f](ctx::fiber&& loop) {
+    f->caller = std::move(loop);
+    f->body();
+    f->done = true;
+    return std::move(f->caller);
+  });
   Resume(f);
 }
 

@@ -12,6 +12,8 @@ inline constexpr size_t kFiberStackBytes = 128 * 1024;
 #else
 inline constexpr size_t kFiberStackBytes = 512 * 1024;
 #endif
+// Idle fiber stacks kept per thread for reuse.
+inline constexpr size_t kFiberStackPoolSize = 256;
 
 }  // namespace meta
 

@@ -41,6 +41,7 @@ class NodeCluster {
 
   World& world() { return world_; }
   std::vector<NodeId> ids() const;
+  bool Has(NodeId id) const { return nodes_.count(id) != 0; }
   bool IsUp(NodeId id) const { return nodes_.at(id).node != nullptr; }
   store::Node& node(NodeId id);
 

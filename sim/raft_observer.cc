@@ -7,13 +7,12 @@
 
 namespace meta::sim {
 
-Status RaftObserver::Observe(NodeCluster& c) {
-  for (NodeId id : c.ids()) {
-    if (!c.IsUp(id)) continue;
-    const uint64_t incarnation = c.world().node(id).incarnation();
-    for (store::GroupId g : c.node(id).groups()) {
-      RETURN_IF_ERROR(ObserveOne(id, incarnation, g, c.node(id).raft(g)));
-    }
+Status RaftObserver::ObserveNode(NodeCluster& c, NodeId id) {
+  if (!c.Has(id) || !c.IsUp(id)) return Status::Ok();
+  store::Node& node = c.node(id);
+  const uint64_t incarnation = c.world().node(id).incarnation();
+  for (store::GroupId g : node.groups()) {
+    RETURN_IF_ERROR(ObserveOne(id, incarnation, g, node.raft(g)));
   }
   return Status::Ok();
 }

@@ -17,8 +17,8 @@ class NodeCluster;
 
 class RaftObserver {
  public:
-  // Every group of every up node of `c`.
-  Status Observe(NodeCluster& c);
+  // Every group of node `id` of `c` (nothing if it is down or not a cluster node).
+  Status ObserveNode(NodeCluster& c, NodeId id);
   // One replica: node `id` in its process `incarnation` (a restart starts a new one: its
   // in-memory commit index may legitimately go back), group `group`.
   Status ObserveOne(NodeId id, uint64_t incarnation, store::GroupId group, const raft::Raft& r);

@@ -143,7 +143,8 @@ class Scenario {
         cluster_.world().RunUntil(deadline);
         return done();
       }
-      violation_ = observer_.Observe(cluster_);
+      // Only the node whose event just ran can have changed.
+      violation_ = observer_.ObserveNode(cluster_, cluster_.world().last_event_node());
       RestartFailedNodes();
       // Livelock: something keeps scheduling work without letting virtual time move.
       events_at_same_time_ = cluster_.world().Now() == before ? events_at_same_time_ + 1 : 0;

@@ -140,6 +140,7 @@ bool World::StepUntil(Instant deadline) {
     now_ = event.at;
     trace_.Record(now_, event.node, static_cast<uint8_t>(event.kind), event.digest);
     ++events_run_;
+    last_event_node_ = event.node;
     Env::ScopedCurrent scope(nodes_.at(event.node).get());
     event.fn();
     return true;

@@ -108,6 +108,8 @@ class World {
   uint64_t RunUntilQuiescent(uint64_t max_events = UINT64_MAX);
 
   uint64_t events_run() const { return events_run_; }
+  // The node whose event ran last (only its state can have changed).
+  NodeId last_event_node() const { return last_event_node_; }
   size_t pending_events() const { return queue_.size(); }
   Trace& trace() { return trace_; }
 
@@ -134,6 +136,7 @@ class World {
   Instant now_;
   uint64_t next_seq_ = 1;
   uint64_t events_run_ = 0;
+  NodeId last_event_node_ = 0;
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::unordered_set<uint64_t> pending_timers_;
   std::unordered_map<uint64_t, uint64_t> timer_aliases_;  // postponed timer: old seq -> new seq
