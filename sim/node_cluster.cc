@@ -117,6 +117,34 @@ bool NodeCluster::RunUntil(const std::function<bool()>& done, Duration timeout) 
   return true;
 }
 
+std::string NodeCluster::Describe(store::GroupId group) {
+  std::string out;
+  for (auto& [id, slot] : nodes_) {
+    out += "  node " + std::to_string(id) + ": ";
+    if (!slot.node) {
+      out += "down\n";
+      continue;
+    }
+    const raft::Raft& r = slot.node->raft(group);
+    out += std::string(raft::StateName(r.state())) + " term=" + std::to_string(r.term()) +
+           " lead=" + std::to_string(r.lead()) + " first=" + std::to_string(r.log().FirstIndex()) +
+           " last=" + std::to_string(r.log().LastIndex()) +
+           " commit=" + std::to_string(r.log().committed()) +
+           " applied=" + std::to_string(r.log().applied()) + " voters=(";
+    for (uint64_t v : r.tracker().voters()) out += std::to_string(v) + " ";
+    out += ") learners=(";
+    for (uint64_t v : r.tracker().learners()) out += std::to_string(v) + " ";
+    out += ")";
+    if (r.state() == raft::StateType::kLeader) {
+      for (const auto& [pid, pr] : r.tracker().progress()) {
+        out += " [" + std::to_string(pid) + ": " + pr.ToString() + "]";
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 Status NodeCluster::CheckConverged(store::GroupId group) {
   std::optional<std::pair<uint64_t, uint64_t>> first;
   NodeId first_id = 0;
@@ -133,7 +161,7 @@ Status NodeCluster::CheckConverged(store::GroupId group) {
                            std::to_string(first_id) + " applied " + std::to_string(first->first) +
                            " digest " + std::to_string(first->second) + ", node " +
                            std::to_string(id) + " applied " + std::to_string(mine.first) +
-                           " digest " + std::to_string(mine.second));
+                           " digest " + std::to_string(mine.second) + "\n" + Describe(group));
     }
   }
   return Status::Ok();

@@ -89,6 +89,8 @@ class NodeCluster {
 
   // Every up replica of `group` has applied the same index and holds the same data digest.
   Status CheckConverged(store::GroupId group);
+  // One line per node: its Raft state for `group` (and, on the leader, each follower's progress).
+  std::string Describe(store::GroupId group);
 
  private:
   struct Slot {

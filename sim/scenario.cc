@@ -4,9 +4,11 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/fiber.h"
 #include "core/future.h"
+#include "core/sim_hooks.h"
 #include "raft/invariants.h"
 #include "sim/coverage.h"
 #include "sim/linearizability.h"
@@ -30,22 +32,24 @@ struct Swarm {
   Duration latency_max = Millis(2);
   Duration nemesis_min = Millis(100);
   Duration nemesis_max = Seconds(1);
-  int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0, pause = 0, clock = 0;
+  int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0, pause = 0, clock = 0,
+      membership = 0;
   DiskFaults disk;
   NodeId small_disk = 0;  // this node's WAL space is limited (disk full), if not 0
   uint64_t small_disk_bytes = 0;
 
   std::string ToString() const {
     char buf[512];
-    std::snprintf(buf, sizeof buf,
-                  "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
-                  "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
-                  "clock=%d} disk{write_error=%.4f sync_error=%.4f small_disk=n%llu:%llu}",
-                  drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
-                  nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut,
-                  heal, crash, clog, transfer, pause, clock, disk.write_error, disk.sync_error,
-                  static_cast<unsigned long long>(small_disk),
-                  static_cast<unsigned long long>(small_disk_bytes));
+    std::snprintf(
+        buf, sizeof buf,
+        "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
+        "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
+        "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f small_disk=n%llu:%llu}",
+        drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
+        nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut, heal, crash,
+        clog, transfer, pause, clock, membership, disk.write_error, disk.sync_error,
+        static_cast<unsigned long long>(small_disk),
+        static_cast<unsigned long long>(small_disk_bytes));
     return buf;
   }
 };
@@ -66,6 +70,7 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
     s.heal = static_cast<int>(r.Range(1, 8));
     s.clog = static_cast<int>(r.Range(0, 3));
     s.transfer = static_cast<int>(r.Range(0, 3));
+    s.membership = nodes >= 3 ? static_cast<int>(r.Range(0, 3)) : 0;
   }
   if (disk) {
     s.crash = static_cast<int>(r.Range(1, 5));
@@ -177,6 +182,35 @@ class Scenario {
       if (!cluster_.Restart(id).ok()) RestartLater(id, Millis(200));
     });
   }
+
+  // One membership change of a random group through its leader: a missing node is added back
+  // (as learner or voter), a learner is promoted, or — while at least three voters remain — a
+  // voter (perhaps the leader itself) is removed.
+  void ChangeMembership(Random& r) {
+    const std::vector<store::GroupId> groups = cluster_.node(RandomUpNode(r)).groups();
+    const store::GroupId g = groups[r.Uniform(groups.size())];
+    const NodeId leader = cluster_.Leader(g);
+    if (leader == 0) return;
+    const raft::ProgressTracker& t = cluster_.node(leader).raft(g).tracker();
+    const std::vector<NodeId> ids = cluster_.ids();
+    const NodeId x = ids[r.Uniform(ids.size())];
+    raft::ConfChange cc;
+    cc.set_node_id(x);
+    if (t.learners().count(x)) {
+      cc.set_type(raftpb::ADD_NODE);
+    } else if (!t.IsVoter(x)) {
+      cc.set_type(r.OneIn(2) ? raftpb::ADD_LEARNER : raftpb::ADD_NODE);
+    } else if (t.voters().size() >= 3) {
+      cc.set_type(raftpb::REMOVE_NODE);
+    } else {
+      return;
+    }
+    SIM_PROBE("sim: membership change proposed");
+    cluster_.node(leader).ProposeConfChange(g, cc).IgnoreError();
+  }
+
+  // Liveness phase: every node becomes a voter of every group again, one change at a time.
+  Status RestoreMembership(Instant deadline);
 
   void KvClient(int client);
   void OtherClient();
@@ -328,7 +362,7 @@ void Scenario::NemesisAction() {
   Random& r = nemesis_random_;
   SimNetwork& net = cluster_.world().network();
   const int total = swarm_.partition + swarm_.cut + swarm_.heal + swarm_.crash + swarm_.clog +
-                    swarm_.transfer + swarm_.pause + swarm_.clock;
+                    swarm_.transfer + swarm_.pause + swarm_.clock + swarm_.membership;
   int dice = static_cast<int>(r.Uniform(static_cast<uint64_t>(total)));
   const std::vector<NodeId> ids = cluster_.ids();
   ++faults_;
@@ -357,6 +391,8 @@ void Scenario::NemesisAction() {
     // Often longer than an election timeout: a paused leader wakes up deposed.
     cluster_.world().Pause(ids[r.Uniform(ids.size())],
                            client_->Now() + r.Range(Millis(200), Seconds(3)));
+  } else if ((dice -= swarm_.membership) < 0) {
+    ChangeMembership(r);
   } else if ((dice -= swarm_.clock) < 0) {
     // Calendar clock jumps (they move leader timestamps), well inside the one-hour dedup TTL.
     const Duration jump = r.Range(Seconds(1), Seconds(600));
@@ -384,6 +420,7 @@ Status Scenario::Liveness() {
     cluster_.disk(id)->SetFaults({});
     if (!cluster_.IsUp(id)) RETURN_IF_ERROR(cluster_.Restart(id));
   }
+  RETURN_IF_ERROR(RestoreMembership(client_->Now() + Seconds(30)));
   const store::NodeOptions defaults;
   const Duration budget = defaults.tick_interval * defaults.election_ticks * 2 * 10;
   const Instant deadline = client_->Now() + budget;
@@ -436,6 +473,46 @@ Status Scenario::Liveness() {
                                    " committed nothing within " + budget.ToString() +
                                    " of healing");
     }
+  }
+  return Status::Ok();
+}
+
+Status Scenario::RestoreMembership(Instant deadline) {
+  const std::vector<NodeId> ids = cluster_.ids();
+  // The first group that lacks a voter, and that voter; nullopt when all are complete.
+  auto missing = [&]() -> std::optional<std::pair<store::GroupId, NodeId>> {
+    for (store::GroupId g : cluster_.node(ids[0]).groups()) {
+      const NodeId leader = cluster_.Leader(g);
+      if (leader == 0) return std::make_pair(g, NodeId{0});
+      const raft::Raft& r = cluster_.node(leader).raft(g);
+      // A change proposed during the faults may still be on its way: wait until it applied.
+      if (r.pending_conf_index() > r.log().applied()) return std::make_pair(g, NodeId{0});
+      for (NodeId id : ids) {
+        if (!r.tracker().IsVoter(id)) return std::make_pair(g, id);
+      }
+    }
+    return std::nullopt;
+  };
+  Instant next_try;
+  RunUntil(
+      [&] {
+        auto m = missing();
+        if (!m) return true;
+        if (m->second != 0 && client_->Now() >= next_try) {
+          raft::ConfChange cc;
+          cc.set_type(raftpb::ADD_NODE);
+          cc.set_node_id(m->second);
+          cluster_.node(cluster_.Leader(m->first)).ProposeConfChange(m->first, cc).IgnoreError();
+          next_try = client_->Now() + Millis(100);
+        }
+        return false;
+      },
+      deadline);
+  RETURN_IF_ERROR(violation_);
+  if (auto m = missing()) {
+    return DeadlineExceededError("liveness: group " + std::to_string(m->first) +
+                                 " could not take node " + std::to_string(m->second) +
+                                 " back as a voter within 30 s of healing");
   }
   return Status::Ok();
 }

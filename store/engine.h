@@ -47,7 +47,13 @@ enum class StateTag : char {
 };
 std::string StateKey(GroupId group, StateTag tag);
 // Subspaces of a group's data range.
-enum class Space : char { kKv = 'k', kOffset = 'o', kSession = 's', kClients = 'd' };
+enum class Space : char {
+  kKv = 'k',
+  kOffset = 'o',
+  kSession = 's',
+  kClients = 'd',    // exactly-once records of clients (client id -> last sequence, result)
+  kProposals = 'p',  // recently applied proposal ids per origin node (duplicate proposals)
+};
 std::string DataKey(GroupId group, Space space, std::string_view key);
 
 struct EngineOptions {

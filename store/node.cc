@@ -252,6 +252,13 @@ Status Node::Campaign(GroupId group) {
   return s;
 }
 
+Status Node::ProposeConfChange(GroupId group, const raft::ConfChange& cc) {
+  if (!running_) return UnavailableError("node is stopped");
+  Status s = GetGroup(group).raft->ProposeConfChange(cc);
+  ScheduleTurn();
+  return s;
+}
+
 Status Node::TransferLeader(GroupId group, NodeId to) {
   Status s = GetGroup(group).raft->TransferLeader(to);
   ScheduleTurn();

@@ -88,6 +88,9 @@ class Node {
 
   // Administration.
   Status Campaign(GroupId group);
+  // Proposes a membership change of `group` (one server at a time; see raft/raft.h). It takes
+  // effect when applied; watch raft(group).tracker() for the outcome.
+  Status ProposeConfChange(GroupId group, const raft::ConfChange& cc);
   Status TransferLeader(GroupId group, NodeId to);
 
   // Introspection.

@@ -51,7 +51,42 @@ Status StateMachine::Load() {
     clients_by_time_.emplace(rec.last_time_ns(), *id);
     clients_.emplace(*id, std::move(rec));
   }
-  return FromRocks(it->status(), "loading client records");
+  RETURN_IF_ERROR(FromRocks(it->status(), "loading client records"));
+  proposals_.clear();
+  const std::string pprefix = DataKey(group_, Space::kProposals, "");
+  it.reset(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  for (it->Seek(pprefix); it->Valid() && it->key().starts_with(pprefix); it->Next()) {
+    std::optional<uint64_t> origin = ReadBigEndian64(it->key().ToStringView(), pprefix.size());
+    storepb::ProposalWindow w;
+    if (!origin || !w.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLossError("corrupt proposal window in group " + std::to_string(group_));
+    }
+    Window& window = proposals_[*origin];
+    for (uint64_t id : w.ids()) {
+      window.order.push_back(id);
+      window.ids.insert(id);
+    }
+  }
+  return FromRocks(it->status(), "loading proposal windows");
+}
+
+bool StateMachine::SeenProposal(uint64_t origin, uint64_t id) const {
+  auto it = proposals_.find(origin);
+  return it != proposals_.end() && it->second.ids.count(id) != 0;
+}
+
+void StateMachine::RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, uint64_t id) {
+  Window& w = proposals_[origin];
+  w.order.push_back(id);
+  w.ids.insert(id);
+  while (w.order.size() > options_.proposal_window) {
+    w.ids.erase(w.order.front());
+    w.order.pop_front();
+  }
+  storepb::ProposalWindow stored;
+  for (uint64_t i : w.order) stored.add_ids(i);
+  batch.Put(cf(), DataKey(group_, Space::kProposals, BigEndian64(origin)),
+            stored.SerializeAsString());
 }
 
 StateMachine::Handler StateMachine::RouteOf(storepb::Command::OpCase op) {
@@ -91,6 +126,9 @@ Result<storepb::ApplyResult> StateMachine::Apply(
       SetResult(result, Code::kInvalidArgument, "command does not parse");
     } else if ((handler = RouteOf(cmd.op_case())) == nullptr) {
       SetResult(result, Code::kInvalidArgument, "command without an operation");
+    } else if (cmd.proposal_id() != 0 && SeenProposal(cmd.origin_node(), cmd.proposal_id())) {
+      // The same proposal twice (a duplicated message): applied once, this copy is a no-op.
+      SetResult(result, Code::kAlreadyExists, "duplicate proposal");
     } else if (auto it = clients_.find(cmd.client_id()); cmd.client_id() != 0 &&
                                                          it != clients_.end() &&
                                                          cmd.sequence() <= it->second.sequence()) {
@@ -105,6 +143,7 @@ Result<storepb::ApplyResult> StateMachine::Apply(
       }
       result.set_index(entry.index());
     } else {
+      if (cmd.proposal_id() != 0) RecordProposal(batch, cmd.origin_node(), cmd.proposal_id());
       Ctx ctx{cmd, entry.index(), batch, result, {}};
       RETURN_IF_ERROR((this->*handler)(ctx));
       if (result.code() == 0 && result.message().empty()) SetResult(result, Code::kOk, "");

@@ -8,11 +8,13 @@
 // handler function and one table row.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -30,6 +32,8 @@ namespace meta::store {
 struct StateMachineOptions {
   size_t cache_bytes = 64 << 20;  // CacheManager bound (KV values)
   size_t max_client_records = 100000;
+  // Proposal ids remembered per origin node, to apply a duplicated proposal only once.
+  size_t proposal_window = 1024;
   int64_t client_record_ttl_ns = int64_t{3600} * 1000 * 1000 * 1000;
 };
 
@@ -99,6 +103,16 @@ class StateMachine {
   StateMachineOptions options_;
   uint64_t applied_index_ = 0;
   CacheManager cache_;
+  // A proposal seen before (a duplicated or re-forwarded message) is applied once: the last
+  // `proposal_window` ids of each origin node are remembered, persisted and in snapshots.
+  bool SeenProposal(uint64_t origin, uint64_t id) const;
+  void RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, uint64_t id);
+  struct Window {
+    std::deque<uint64_t> order;
+    std::unordered_set<uint64_t> ids;
+  };
+  std::map<uint64_t, Window> proposals_;
+
   // Dedup table (Raft thesis §6.3), bounded: the oldest by last use go first.
   std::map<uint64_t, storepb::ClientRecord> clients_;
   std::set<std::pair<int64_t, uint64_t>> clients_by_time_;

@@ -104,6 +104,26 @@ TEST_F(StateMachineTest, RetriesAreExactlyOnce) {
   EXPECT_EQ(sm.Get("k")->value(), "second");
 }
 
+TEST_F(StateMachineTest, ADuplicatedProposalAppliesOnceEvenAfterAReload) {
+  auto engine = Open(dir_.path());
+  storepb::Command c = Put("k", "v");
+  c.set_origin_node(3);
+  c.set_proposal_id(77);
+  {
+    StateMachine sm(*engine, kMetadataGroup, {});
+    ASSERT_TRUE(sm.Load().ok());
+    EXPECT_EQ(Apply(sm, c).code(), 0);
+    EXPECT_EQ(Apply(sm, c).code(), static_cast<int>(Code::kAlreadyExists));  // the duplicate
+    EXPECT_EQ(sm.Get("k")->version(), 1u);
+  }
+  StateMachine reloaded(*engine, kMetadataGroup, {});
+  ASSERT_TRUE(reloaded.Load().ok());
+  EXPECT_EQ(Apply(reloaded, c).code(), static_cast<int>(Code::kAlreadyExists));
+  c.set_origin_node(4);  // the same id from another node is another proposal
+  EXPECT_EQ(Apply(reloaded, c).code(), 0);
+  EXPECT_EQ(reloaded.Get("k")->version(), 2u);
+}
+
 TEST_F(StateMachineTest, DedupTableIsBoundedDeterministically) {
   auto engine = Open(dir_.path());
   StateMachineOptions options;
