@@ -5,27 +5,18 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "raft/testing/checks.h"
 
 namespace meta::raft::testing {
 namespace {
 
-void PutU64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
-
-uint64_t GetU64(const std::string& in, size_t& pos) {
-  CHECK_LE(pos + 8, in.size()) << "truncated snapshot";
-  uint64_t v;
-  std::memcpy(&v, in.data() + pos, 8);
-  pos += 8;
-  return v;
-}
-
 std::string EncodeApplied(const std::vector<AppliedEntry>& applied) {
   std::string out;
-  PutU64(out, applied.size());
+  AppendU64(out, applied.size());
   for (const AppliedEntry& e : applied) {
-    PutU64(out, e.index);
-    PutU64(out, e.term);
-    PutU64(out, e.data.size());
+    AppendU64(out, e.index);
+    AppendU64(out, e.term);
+    AppendU64(out, e.data.size());
     out += e.data;
   }
   return out;
@@ -33,11 +24,11 @@ std::string EncodeApplied(const std::vector<AppliedEntry>& applied) {
 
 std::vector<AppliedEntry> DecodeApplied(const std::string& in) {
   size_t pos = 0;
-  std::vector<AppliedEntry> out(GetU64(in, pos));
+  std::vector<AppliedEntry> out(ReadU64(in, pos));
   for (AppliedEntry& e : out) {
-    e.index = GetU64(in, pos);
-    e.term = GetU64(in, pos);
-    const uint64_t size = GetU64(in, pos);
+    e.index = ReadU64(in, pos);
+    e.term = ReadU64(in, pos);
+    const uint64_t size = ReadU64(in, pos);
     CHECK_LE(pos + size, in.size()) << "truncated snapshot";
     e.data = in.substr(pos, size);
     pos += size;
@@ -358,48 +349,18 @@ Status Cluster::CheckLogs() {
       }
     }
   }
-  // Log matching: if two logs hold an entry with the same index and term, they agree on every
-  // entry up to it.
   for (size_t a = 0; a < up.size(); ++a) {
     for (size_t b = a + 1; b < up.size(); ++b) {
-      const RaftLog& la = nodes_.at(up[a]).node->raft().log();
-      const RaftLog& lb = nodes_.at(up[b]).node->raft().log();
-      const uint64_t lo = std::max(la.FirstIndex(), lb.FirstIndex());
-      const uint64_t hi = std::min(la.LastIndex(), lb.LastIndex());
-      bool matched = false;
-      for (uint64_t i = hi; i >= lo && i > 0; --i) {
-        const bool same = la.TermOr0(i) == lb.TermOr0(i);
-        if (matched && !same) {
-          return InternalError("log matching: nodes " + N(up[a]) + " and " + N(up[b]) +
-                               " agree on a later entry but differ at index " + N(i));
-        }
-        if (same) {
-          matched = true;
-          auto ea = la.Slice(i, i + 1, UINT64_MAX);
-          auto eb = lb.Slice(i, i + 1, UINT64_MAX);
-          if (ea.ok() && eb.ok() && (*ea)[0].data() != (*eb)[0].data()) {
-            return InternalError("log matching: nodes " + N(up[a]) + " and " + N(up[b]) +
-                                 " hold different data at index " + N(i) + " of the same term");
-          }
-        }
-      }
+      RETURN_IF_ERROR(CheckLogMatching(up[a], nodes_.at(up[a]).node->raft().log(), up[b],
+                                       nodes_.at(up[b]).node->raft().log()));
     }
   }
   return Status::Ok();
 }
 
 Status Cluster::CheckReads() {
-  for (const auto& [id, n] : nodes_) {
-    for (const ReadState& rs : n.reads) {
-      auto it = read_floor_.find(rs.context);
-      if (it == read_floor_.end()) return InternalError("read state for unknown request");
-      if (rs.index < it->second) {
-        return InternalError("ReadIndex not linearizable: request '" + rs.context +
-                             "' answered with index " + N(rs.index) + " but index " +
-                             N(it->second) + " was committed before it was issued");
-      }
-    }
-  }
+  for (const auto& [id, n] : nodes_)
+    RETURN_IF_ERROR(CheckReadsCoverCommitted(read_floor_, n.reads));
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "raft/testing/checks.h"
 
 namespace meta::raft::testing {
 namespace {
@@ -54,17 +55,6 @@ std::string FormatEntries(const google::protobuf::RepeatedPtrField<Entry>& ents)
   std::string out = "[";
   for (const Entry& e : ents) out += (out.size() > 1 ? ", " : "") + FormatEntry(e);
   return out + "]";
-}
-
-// The applied state machine, carried in snapshots (the same encoding as Cluster's).
-void PutU64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
-
-uint64_t GetU64(const std::string& in, size_t& pos) {
-  CHECK_LE(pos + 8, in.size()) << "truncated snapshot";
-  uint64_t v;
-  std::memcpy(&v, in.data() + pos, 8);
-  pos += 8;
-  return v;
 }
 
 Result<uint64_t> ParseU64(const std::string& s) {
@@ -419,11 +409,11 @@ Result<std::string> InteractionEnv::Compact(uint64_t id) {
   Node& n = nodes_.at(id);
   if (n.applied_index < n.storage.FirstIndex()) return std::string("nothing to compact\n");
   std::string data;
-  PutU64(data, n.applied.size());
+  AppendU64(data, n.applied.size());
   for (const Applied& e : n.applied) {
-    PutU64(data, e.index);
-    PutU64(data, e.term);
-    PutU64(data, e.data.size());
+    AppendU64(data, e.index);
+    AppendU64(data, e.term);
+    AppendU64(data, e.data.size());
     data += e.data;
   }
   ASSIGN_OR_RETURN(Snapshot snap,
@@ -557,11 +547,11 @@ void InteractionEnv::Apply(Node& n, uint64_t id, const Entry& e, std::string& ou
 void InteractionEnv::RestoreSnapshot(Node& n, const Snapshot& snap) {
   size_t pos = 0;
   const std::string& in = snap.data();
-  n.applied.assign(GetU64(in, pos), Applied());
+  n.applied.assign(ReadU64(in, pos), Applied());
   for (Applied& e : n.applied) {
-    e.index = GetU64(in, pos);
-    e.term = GetU64(in, pos);
-    const uint64_t size = GetU64(in, pos);
+    e.index = ReadU64(in, pos);
+    e.term = ReadU64(in, pos);
+    const uint64_t size = ReadU64(in, pos);
     CHECK_LE(pos + size, in.size()) << "truncated snapshot";
     e.data = in.substr(pos, size);
     pos += size;
@@ -809,46 +799,18 @@ Status InteractionEnv::CheckLogs() {
       }
     }
   }
-  // Log matching.
   for (size_t a = 0; a < up.size(); ++a) {
     for (size_t b = a + 1; b < up.size(); ++b) {
-      const RaftLog& la = nodes_.at(up[a]).node->raft().log();
-      const RaftLog& lb = nodes_.at(up[b]).node->raft().log();
-      const uint64_t lo = std::max(la.FirstIndex(), lb.FirstIndex());
-      const uint64_t hi = std::min(la.LastIndex(), lb.LastIndex());
-      bool matched = false;
-      for (uint64_t i = hi; i >= lo && i > 0; --i) {
-        const bool same = la.TermOr0(i) == lb.TermOr0(i);
-        if (matched && !same) {
-          return InternalError("log matching: nodes " + N(up[a]) + " and " + N(up[b]) +
-                               " agree on a later entry but differ at index " + N(i));
-        }
-        if (!same) continue;
-        matched = true;
-        auto ea = la.Slice(i, i + 1, UINT64_MAX);
-        auto eb = lb.Slice(i, i + 1, UINT64_MAX);
-        if (ea.ok() && eb.ok() && (*ea)[0].data() != (*eb)[0].data()) {
-          return InternalError("log matching: nodes " + N(up[a]) + " and " + N(up[b]) +
-                               " hold different data at index " + N(i) + " of the same term");
-        }
-      }
+      RETURN_IF_ERROR(CheckLogMatching(up[a], nodes_.at(up[a]).node->raft().log(), up[b],
+                                       nodes_.at(up[b]).node->raft().log()));
     }
   }
   return Status::Ok();
 }
 
 Status InteractionEnv::CheckReads() {
-  for (const auto& [id, n] : nodes_) {
-    for (const ReadState& rs : n.reads) {
-      auto it = read_floor_.find(rs.context);
-      if (it == read_floor_.end()) return InternalError("read state for unknown request");
-      if (rs.index < it->second) {
-        return InternalError("ReadIndex not linearizable: request '" + rs.context +
-                             "' answered with index " + N(rs.index) + " but index " +
-                             N(it->second) + " was committed before it was issued");
-      }
-    }
-  }
+  for (const auto& [id, n] : nodes_)
+    RETURN_IF_ERROR(CheckReadsCoverCommitted(read_floor_, n.reads));
   return Status::Ok();
 }
 
