@@ -204,18 +204,23 @@ Result<std::optional<storepb::KvValue>> StateMachine::ReadKv(const std::string& 
   return std::optional<storepb::KvValue>(std::move(v));
 }
 
-Status StateMachine::ApplyKvPut(Ctx& c) {
-  const storepb::KvPut& op = c.cmd.kv_put();
-  const std::string key = DataKey(group_, Space::kKv, op.key());
-  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> old, ReadKv(key));
+void StateMachine::WriteKv(Ctx& c, const std::string& key,
+                           const std::optional<storepb::KvValue>& old, const std::string& value) {
   storepb::KvValue v;
-  v.set_value(op.value());
+  v.set_value(value);
   v.set_create_index(old ? old->create_index() : c.index);
   v.set_mod_index(c.index);
   v.set_version(old ? old->version() + 1 : 1);
   v.set_mod_time_ns(c.cmd.leader_time_ns());
   c.batch.Put(cf(), key, v.SerializeAsString());
   c.cache_updates.emplace_back(key, v);
+}
+
+Status StateMachine::ApplyKvPut(Ctx& c) {
+  const storepb::KvPut& op = c.cmd.kv_put();
+  const std::string key = DataKey(group_, Space::kKv, op.key());
+  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> old, ReadKv(key));
+  WriteKv(c, key, old, op.value());
   return Status::Ok();
 }
 
@@ -246,14 +251,7 @@ Status StateMachine::ApplyKvCas(Ctx& c) {
     c.cache_updates.emplace_back(key, std::nullopt);
     return Status::Ok();
   }
-  storepb::KvValue v;
-  v.set_value(op.new_value());
-  v.set_create_index(old ? old->create_index() : c.index);
-  v.set_mod_index(c.index);
-  v.set_version(old ? old->version() + 1 : 1);
-  v.set_mod_time_ns(c.cmd.leader_time_ns());
-  c.batch.Put(cf(), key, v.SerializeAsString());
-  c.cache_updates.emplace_back(key, v);
+  WriteKv(c, key, old, op.new_value());
   return Status::Ok();
 }
 

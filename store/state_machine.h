@@ -85,6 +85,9 @@ class StateMachine {
   };
   using Handler = Status (StateMachine::*)(Ctx&);
 
+  // Stores `value` at `key` with its history counters advanced from `old`.
+  void WriteKv(Ctx& c, const std::string& key, const std::optional<storepb::KvValue>& old,
+               const std::string& value);
   Status ApplyKvPut(Ctx& c);
   Status ApplyKvDelete(Ctx& c);
   Status ApplyKvCas(Ctx& c);
