@@ -19,6 +19,8 @@ NodeCluster::NodeCluster(NodeClusterOptions options)
     nodes_[id].dir = options_.base_dir + "/n" + std::to_string(id);
     if (options_.sim_disk) {
       nodes_[id].disk = std::make_unique<SimDisk>(Random(options_.seed).Stream("disk", id).Next());
+      nodes_[id].disk->SetSlowSyncHandler(
+          [this, id](Duration d) { world_.Pause(id, world_.Now() + d); });
     }
   }
 }

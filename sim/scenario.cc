@@ -44,11 +44,12 @@ struct Swarm {
         buf, sizeof buf,
         "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
         "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
-        "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f small_disk=n%llu:%llu}",
+        "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f slow_sync=%.3f<=%s "
+        "small_disk=n%llu:%llu}",
         drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
         nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut, heal, crash,
-        clog, transfer, pause, clock, membership, disk.write_error, disk.sync_error,
-        static_cast<unsigned long long>(small_disk),
+        clog, transfer, pause, clock, membership, disk.write_error, disk.sync_error, disk.slow_sync,
+        disk.slow_sync_max.ToString().c_str(), static_cast<unsigned long long>(small_disk),
         static_cast<unsigned long long>(small_disk_bytes));
     return buf;
   }
@@ -78,6 +79,10 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
     s.clock = static_cast<int>(r.Range(0, 2));
     if (r.Chance(0.5)) s.disk.write_error = r.NextDouble() * 0.003;
     if (r.Chance(0.5)) s.disk.sync_error = r.NextDouble() * 0.003;
+    if (r.Chance(0.5)) {
+      s.disk.slow_sync = r.NextDouble() * 0.05;
+      s.disk.slow_sync_max = r.Range(Millis(10), Seconds(1));
+    }
     if (r.Chance(0.3)) {
       s.small_disk = static_cast<NodeId>(r.Range(1, nodes));
       s.small_disk_bytes = static_cast<uint64_t>(r.Range(50 << 10, 500 << 10));
@@ -386,7 +391,20 @@ void Scenario::NemesisAction() {
     cluster_.Crash(victim);
     RestartLater(victim, r.Range(Millis(100), Seconds(3)));
   } else if ((dice -= swarm_.clog) < 0) {
-    net.Clog(ids[r.Uniform(ids.size())], client_->Now() + r.Range(Millis(100), Seconds(2)));
+    if (r.OneIn(2)) {
+      net.Clog(ids[r.Uniform(ids.size())], client_->Now() + r.Range(Millis(100), Seconds(2)));
+    } else {
+      // FoundationDB's swizzle: clog a random subset, then unclog its nodes one at a time in a
+      // random order.
+      const Instant start = client_->Now() + r.Range(Millis(100), Seconds(1));
+      Instant until = start;
+      for (NodeId id : ids) {
+        if (!r.OneIn(2)) continue;
+        until += r.Range(Millis(50), Millis(500));
+        net.Clog(id, until);
+      }
+      SIM_PROBE("sim: swizzle clogging");
+    }
   } else if ((dice -= swarm_.pause) < 0) {
     // Often longer than an election timeout: a paused leader wakes up deposed.
     cluster_.world().Pause(ids[r.Uniform(ids.size())],
@@ -394,9 +412,12 @@ void Scenario::NemesisAction() {
   } else if ((dice -= swarm_.membership) < 0) {
     ChangeMembership(r);
   } else if ((dice -= swarm_.clock) < 0) {
-    // Calendar clock jumps (they move leader timestamps), well inside the one-hour dedup TTL.
+    // Calendar clock jumps and drift (they move leader timestamps), well inside the one-hour
+    // dedup TTL.
     const Duration jump = r.Range(Seconds(1), Seconds(600));
-    cluster_.world().SetClockOffset(ids[r.Uniform(ids.size())], r.OneIn(2) ? jump : jump * -1);
+    const int64_t drift_ppm = r.Range(-100000, 100000);  // up to 10% fast or slow
+    cluster_.world().SetClockOffset(ids[r.Uniform(ids.size())], r.OneIn(2) ? jump : jump * -1,
+                                    drift_ppm);
   } else {
     const NodeId from = RandomUpNode(r);
     const std::vector<store::GroupId> groups = cluster_.node(from).groups();

@@ -111,6 +111,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
       if (fs_.off_) return rocksdb::IOStatus::OK();
       rocksdb::IOStatus s = fs_.MaybeFail(name_, fs_.faults_.sync_error, 0);
       if (!s.ok()) return s;
+      fs_.MaybeSlowSync(name_);
       s = sync();
       if (s.ok()) {
         FileState& st = fs_.files_[name_];
@@ -194,6 +195,20 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     off_ = true;
   }
 
+  // Under mu_. A WAL fsync may be slow (WAL only, for determinism as with MaybeFail).
+  void MaybeSlowSync(const std::string& name) {
+    if (faults_.slow_sync <= 0 || !slow_sync_handler_) return;
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".log") != 0) return;
+    if (!fault_random_.Chance(faults_.slow_sync)) return;
+    ++faults_injected_;
+    slow_sync_handler_(fault_random_.Range(Millis(1), faults_.slow_sync_max));
+  }
+
+  void SetSlowSyncHandler(std::function<void(Duration)> handler) {
+    std::lock_guard lock(mu_);
+    slow_sync_handler_ = std::move(handler);
+  }
+
   void SetFaults(const DiskFaults& faults) {
     std::lock_guard lock(mu_);
     faults_ = faults;
@@ -231,6 +246,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
   uint64_t files_lost_ = 0;
   uint64_t faults_injected_ = 0;
   DiskFaults faults_;  // under mu_
+  std::function<void(Duration)> slow_sync_handler_;
   uint64_t wal_bytes_ = 0;
 
  private:
@@ -269,6 +285,9 @@ uint64_t SimDisk::crashes() const { return fs_->crashes_; }
 uint64_t SimDisk::faults_injected() const { return fs_->faults_injected_; }
 
 void SimDisk::SetFaults(const DiskFaults& faults) { fs_->SetFaults(faults); }
+void SimDisk::SetSlowSyncHandler(std::function<void(Duration)> handler) {
+  fs_->SetSlowSyncHandler(std::move(handler));
+}
 uint64_t SimDisk::bytes_lost() const { return fs_->bytes_lost_; }
 uint64_t SimDisk::files_lost() const { return fs_->files_lost_; }
 

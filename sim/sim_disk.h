@@ -12,7 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+
+#include "core/time.h"
 
 namespace rocksdb {
 class Env;
@@ -28,6 +31,8 @@ struct DiskFaults {
   double write_error = 0;                // probability an append fails with an I/O error
   double sync_error = 0;                 // probability an fsync fails (nothing becomes durable)
   uint64_t capacity_bytes = UINT64_MAX;  // appends past this many WAL bytes fail: disk full
+  double slow_sync = 0;                  // probability an fsync is slow...
+  Duration slow_sync_max = Millis(500);  // ...taking up to this long
 };
 
 class SimDisk {
@@ -39,6 +44,10 @@ class SimDisk {
   void PowerOff();
   void Recover();
   void SetFaults(const DiskFaults& faults);
+  // Called (on the syncing thread) with the extra time a slow fsync takes. The simulator stalls
+  // the node's process for that long: its next events wait (the turn that synced has already
+  // sent its messages; a real slow fsync would hold those too — an approximation).
+  void SetSlowSyncHandler(std::function<void(Duration)> handler);
   uint64_t faults_injected() const;
 
   uint64_t crashes() const;

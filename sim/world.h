@@ -86,11 +86,16 @@ class World {
   // they run then, in their original order. Unpause() ends every pause now.
   void Pause(NodeId id, Instant until);
   void Unpause() { paused_until_.clear(); }
-  // The node's calendar clock (UnixNanos) runs `offset` ahead of (or behind) true time.
-  void SetClockOffset(NodeId id, Duration offset) { clock_offsets_[id] = offset; }
+  // The node's calendar clock (UnixNanos) runs `offset` ahead of (or behind) true time — a jump —
+  // and from now on drifts by `drift_ppm` parts per million of the time that passes.
+  void SetClockOffset(NodeId id, Duration offset, int64_t drift_ppm = 0) {
+    clocks_[id] = Clock{offset, drift_ppm, now_};
+  }
   Duration ClockOffset(NodeId id) const {
-    auto it = clock_offsets_.find(id);
-    return it == clock_offsets_.end() ? Duration::Zero() : it->second;
+    auto it = clocks_.find(id);
+    if (it == clocks_.end()) return Duration::Zero();
+    const Clock& c = it->second;
+    return c.offset + Nanos((now_ - c.since).nanos() / 1000000 * c.drift_ppm);
   }
 
   // Schedules `fn` on node `node` at `at` (clamped to now). `digest` summarises the payload for the
@@ -142,7 +147,12 @@ class World {
   std::unordered_map<uint64_t, uint64_t> timer_aliases_;  // postponed timer: old seq -> new seq
   std::map<NodeId, std::unique_ptr<SimEnv>> nodes_;
   std::map<NodeId, Instant> paused_until_;
-  std::map<NodeId, Duration> clock_offsets_;
+  struct Clock {
+    Duration offset;
+    int64_t drift_ppm = 0;
+    Instant since;
+  };
+  std::map<NodeId, Clock> clocks_;
   std::unique_ptr<SimNetwork> network_;
   Trace trace_;
 };

@@ -219,6 +219,10 @@ TEST(WorldTest, ClockOffsetShiftsOnlyThatNodesCalendarClock) {
   world.SetClockOffset(1, Seconds(-30));
   EXPECT_EQ(b.UnixNanos() - a.UnixNanos(), Seconds(30).nanos());
   EXPECT_EQ(a.Now(), b.Now());  // the monotonic clock is the same virtual time
+  world.SetClockOffset(2, Duration::Zero(), /*drift_ppm=*/100000);  // 10% fast from now on
+  a.After(Seconds(10), [] {});
+  world.RunUntilQuiescent();
+  EXPECT_EQ(world.ClockOffset(2), Seconds(1));
 }
 
 }  // namespace
