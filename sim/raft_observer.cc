@@ -24,6 +24,8 @@ Status RaftObserver::ObserveOne(NodeId id, uint64_t incarnation, store::GroupId 
   const bool same_process = last.incarnation == incarnation;
   if (same_process) RETURN_IF_ERROR(raft::CheckDelta(last.obs, r));
   const uint64_t from = same_process ? last.obs.committed : 0;
+  uint64_t& max_term = max_term_[g];
+  max_term = std::max(max_term, r.term());
   if (r.state() == raft::StateType::kLeader) {
     auto [it, inserted] = leaders_[g].emplace(r.term(), id);
     if (!inserted && it->second != id) {
@@ -31,21 +33,39 @@ Status RaftObserver::ObserveOne(NodeId id, uint64_t incarnation, store::GroupId 
                            std::to_string(r.term()) + " led by nodes " +
                            std::to_string(it->second) + " and " + std::to_string(id));
     }
+    // Leader completeness, checked once per new leadership.
+    if (inserted) RETURN_IF_ERROR(CheckLeaderCompleteness(id, g, r));
   }
   const uint64_t lo = std::max(from + 1, r.log().FirstIndex());
   for (uint64_t i = lo; i <= r.log().committed(); ++i) {
     Result<uint64_t> term = r.log().Term(i);
     if (!term.ok()) continue;
-    auto [it, inserted] = committed_[g].emplace(i, *term);
-    if (!inserted && it->second != *term) {
+    auto [it, inserted] = committed_[g].emplace(i, Committed{*term, max_term});
+    if (!inserted && it->second.term != *term) {
       return InternalError("committed entry changed: group " + std::to_string(g) + " index " +
                            std::to_string(i) + " has term " + std::to_string(*term) + " on node " +
-                           std::to_string(id) + ", term " + std::to_string(it->second) +
+                           std::to_string(id) + ", term " + std::to_string(it->second.term) +
                            " was committed");
     }
   }
   last.incarnation = incarnation;
   last.obs = raft::Observation::Of(r);
+  return Status::Ok();
+}
+
+Status RaftObserver::CheckLeaderCompleteness(NodeId id, store::GroupId g, const raft::Raft& r) {
+  const raft::RaftLog& log = r.log();
+  for (const auto& [index, c] : committed_[g]) {
+    if (index < log.FirstIndex() || c.known_at >= r.term()) continue;
+    const uint64_t term = index > log.LastIndex() ? 0 : log.TermOr0(index);
+    if (term != c.term) {
+      return InternalError(
+          "leader completeness: node " + std::to_string(id) + ", leader of group " +
+          std::to_string(g) + " in term " + std::to_string(r.term()) + ", has term " +
+          std::to_string(term) + " at index " + std::to_string(index) + ", committed with term " +
+          std::to_string(c.term) + " before term " + std::to_string(c.known_at + 1));
+    }
+  }
   return Status::Ok();
 }
 

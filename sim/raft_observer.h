@@ -1,7 +1,8 @@
 // Cluster-wide Raft safety for real nodes, checked after every simulation event: per-node
 // invariants (CheckBasic, CheckDelta within one process), election safety (one leader per term and
-// group), and committed entries never changing (every replica reports the same term at every
-// committed index: log matching on the committed prefix, no committed entry lost).
+// group), committed entries never changing (every replica reports the same term at every
+// committed index: log matching on the committed prefix, no committed entry lost), and leader
+// completeness (a new leader holds every entry committed before its term).
 #pragma once
 
 #include <map>
@@ -24,13 +25,20 @@ class RaftObserver {
   Status ObserveOne(NodeId id, uint64_t incarnation, store::GroupId group, const raft::Raft& r);
 
  private:
+  Status CheckLeaderCompleteness(NodeId id, store::GroupId group, const raft::Raft& r);
+
   struct Last {
     uint64_t incarnation = UINT64_MAX;
     raft::Observation obs;
   };
   std::map<std::pair<NodeId, store::GroupId>, Last> last_;
   std::map<store::GroupId, std::map<uint64_t, NodeId>> leaders_;
-  std::map<store::GroupId, std::map<uint64_t, uint64_t>> committed_;
+  struct Committed {
+    uint64_t term = 0;      // the entry's term
+    uint64_t known_at = 0;  // the highest term seen in the group when it was first seen committed
+  };
+  std::map<store::GroupId, std::map<uint64_t, Committed>> committed_;
+  std::map<store::GroupId, uint64_t> max_term_;
 };
 
 }  // namespace meta::sim

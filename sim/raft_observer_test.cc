@@ -80,6 +80,21 @@ TEST(RaftObserverTest, ACommittedEntryWithAnotherTermIsFlagged) {
   EXPECT_NE(s.message().find("committed entry changed"), std::string::npos) << s;
 }
 
+TEST(RaftObserverTest, ALeaderMissingAnEarlierCommittedEntryIsFlagged) {
+  Replica a(1);
+  a.StartAsLeader();  // index 1 committed at term 1
+  Replica b(2);
+  raft::HardState hs;
+  hs.set_term(1);
+  b.storage.SetHardState(hs);
+  b.StartAsLeader();  // leads term 2 with its own entry at index 1: it lacks a's
+  ASSERT_EQ(b.node->raft().term(), 2u);
+  RaftObserver o;
+  ASSERT_TRUE(o.ObserveOne(1, 0, 7, a.node->raft()).ok());
+  Status s = o.ObserveOne(2, 0, 7, b.node->raft());
+  EXPECT_NE(s.message().find("leader completeness"), std::string::npos) << s;
+}
+
 TEST(RaftObserverTest, RegressionsWithinOneProcessAreFlaggedAcrossARestartNot) {
   Replica a(1);
   a.StartAsLeader();
