@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "core/check.h"
 
@@ -12,7 +13,9 @@ std::string N(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-Status CheckLogMatching(uint64_t a_id, const RaftLog& a, uint64_t b_id, const RaftLog& b) {
+namespace {
+
+Status CheckPairMatches(uint64_t a_id, const RaftLog& a, uint64_t b_id, const RaftLog& b) {
   const uint64_t lo = std::max(a.FirstIndex(), b.FirstIndex());
   const uint64_t hi = std::min(a.LastIndex(), b.LastIndex());
   bool matched = false;
@@ -29,6 +32,17 @@ Status CheckLogMatching(uint64_t a_id, const RaftLog& a, uint64_t b_id, const Ra
     if (ea.ok() && eb.ok() && (*ea)[0].data() != (*eb)[0].data()) {
       return InternalError("log matching: nodes " + N(a_id) + " and " + N(b_id) +
                            " hold different data at index " + N(i) + " of the same term");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckLogMatching(const std::map<uint64_t, const RaftLog*>& logs) {
+  for (auto a = logs.begin(); a != logs.end(); ++a) {
+    for (auto b = std::next(a); b != logs.end(); ++b) {
+      RETURN_IF_ERROR(CheckPairMatches(a->first, *a->second, b->first, *b->second));
     }
   }
   return Status::Ok();

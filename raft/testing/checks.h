@@ -11,9 +11,18 @@
 
 namespace meta::raft::testing {
 
-// Log matching (§5.3): if two logs hold an entry with the same index and term, they hold the same
-// entry there and agree on every entry before it (within what both still have).
-Status CheckLogMatching(uint64_t a_id, const RaftLog& a, uint64_t b_id, const RaftLog& b);
+// One entry as the harnesses' state machines applied it.
+struct AppliedEntry {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  std::string data;
+  friend bool operator==(const AppliedEntry&, const AppliedEntry&) = default;
+};
+
+// Log matching (§5.3), for every pair of `logs` (node id -> log): if two logs hold an entry with
+// the same index and term, they hold the same entry there and agree on every entry before it
+// (within what both still have).
+Status CheckLogMatching(const std::map<uint64_t, const RaftLog*>& logs);
 
 // ReadIndex linearizability: each answer covers every write committed anywhere before the request
 // was issued (`floors`: request context -> highest commit index known then).

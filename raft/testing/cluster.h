@@ -24,15 +24,9 @@
 #include "core/random.h"
 #include "raft/invariants.h"
 #include "raft/raw_node.h"
+#include "raft/testing/checks.h"
 
 namespace meta::raft::testing {
-
-struct AppliedEntry {
-  uint64_t index = 0;
-  uint64_t term = 0;
-  std::string data;
-  friend bool operator==(const AppliedEntry&, const AppliedEntry&) = default;
-};
 
 class Cluster {
  public:

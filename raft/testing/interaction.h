@@ -46,6 +46,7 @@
 #include "core/status.h"
 #include "raft/invariants.h"
 #include "raft/raw_node.h"
+#include "raft/testing/checks.h"
 
 namespace meta::raft::testing {
 
@@ -69,12 +70,7 @@ class InteractionEnv {
   Result<std::string> Handle(const InteractionCommand& cmd);
 
  private:
-  struct Applied {
-    uint64_t index = 0;
-    uint64_t term = 0;
-    std::string data;
-    friend bool operator==(const Applied&, const Applied&) = default;
-  };
+  using Applied = AppliedEntry;
   struct Soft {
     StateType state = StateType::kFollower;
     uint64_t term = 0;
