@@ -27,3 +27,24 @@ inline constexpr size_t kSnapshotChunkBytes = 1 << 20;
 inline constexpr size_t kMaxSnapshotBytes = size_t{4} << 30;
 
 }  // namespace meta
+
+namespace meta {
+
+// Public API bounds: a request over any of them is refused with INVALID_ARGUMENT naming the field.
+inline constexpr size_t kMaxKeyBytes = 4 << 10;
+inline constexpr size_t kMaxValueBytes = 1 << 20;
+inline constexpr size_t kMaxBatchItems = 10000;       // sessions or offsets in one batch
+inline constexpr size_t kMaxBatchBytes = 8 << 20;     // payload bytes of one batch
+inline constexpr size_t kMaxNameBytes = 1 << 10;      // topics, consumer groups, client ids
+inline constexpr size_t kMaxListPage = 10000;         // items in one List page
+inline constexpr size_t kMaxRequestBytes = 16 << 20;  // one gRPC message, either direction
+
+// Node-to-node transport: per peer, frames queued while the stream is busy (a full queue makes
+// Send answer UNAVAILABLE), frames written per stream message, and bytes received but not yet
+// handed to the node's loop (beyond it, incoming frames are dropped; Raft resends).
+inline constexpr size_t kTransportQueueFrames = 4096;
+inline constexpr size_t kTransportQueueBytes = 64 << 20;
+inline constexpr size_t kTransportBatchBytes = 4 << 20;
+inline constexpr size_t kTransportPendingDeliveryBytes = 128 << 20;
+
+}  // namespace meta

@@ -31,6 +31,9 @@ class RealEnv final : public Env {
   bool Cancel(TimerId id) override;
   void Post(Task fn) override;
   int64_t UnixNanos() const override;
+  Transport* transport() override { return transport_; }
+  // Installs the node's transport (before Start).
+  void set_transport(Transport* transport) { transport_ = transport; }
 
  private:
   void Loop();
@@ -46,6 +49,7 @@ class RealEnv final : public Env {
   uint64_t next_timer_ = 1;                              // guarded by mu_
   std::thread thread_;
   std::thread::id loop_thread_id_;
+  Transport* transport_ = nullptr;
 };
 
 }  // namespace meta::net

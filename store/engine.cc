@@ -133,4 +133,25 @@ Result<std::string> Engine::Get(rocksdb::ColumnFamilyHandle* cf, std::string_vie
   return value;
 }
 
+Status Engine::CheckIdentity(std::string_view cluster_name, NodeId node_id) {
+  std::string want = BigEndian64(node_id);  // then the cluster name
+  want += cluster_name;
+  const std::string key = "identity";
+  Result<std::string> have = Get(raft_state(), key);
+  if (have.ok()) {
+    if (*have == want) return Status::Ok();
+    if (std::optional<uint64_t> id = ReadBigEndian64(*have)) {
+      return FailedPreconditionError("the data directory belongs to node " + std::to_string(*id) +
+                                     " of cluster '" + have->substr(8) + "', not node " +
+                                     std::to_string(node_id) + " of cluster '" +
+                                     std::string(cluster_name) + "'");
+    }
+    return DataLossError("the data directory's identity record is corrupt");
+  }
+  if (have.status().code() != Code::kNotFound) return have.status();
+  rocksdb::WriteBatch batch;
+  batch.Put(raft_state(), key, want);
+  return Write(batch, /*sync=*/true);
+}
+
 }  // namespace meta::store

@@ -53,6 +53,7 @@ enum class Space : char {
   kSession = 's',
   kClients = 'd',    // exactly-once records of clients (client id -> last sequence, result)
   kProposals = 'p',  // recently applied proposal ids per origin node (duplicate proposals)
+  kMembers = 'm',    // member id (big-endian) -> its address (metadata group)
 };
 std::string DataKey(GroupId group, Space space, std::string_view key);
 
@@ -80,6 +81,11 @@ class Engine {
   // NOT_FOUND when absent.
   Result<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   uint64_t syncs() const { return syncs_; }
+
+  // Binds the data directory to one node of one cluster: records (cluster, node) on first use,
+  // and afterwards refuses (FAILED_PRECONDITION) to serve any other pair, so a data directory
+  // copied or misconfigured into the wrong node can never join the wrong cluster.
+  Status CheckIdentity(std::string_view cluster_name, NodeId node_id);
 
  private:
   enum Cf { kDefault, kRaftLog, kRaftState, kMetadata, kOffset, kData, kCfCount };

@@ -23,6 +23,7 @@ struct Node::Group {
   std::map<std::string, Promise<uint64_t>> reads;        // ReadIndex context -> waiting reader
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
   uint64_t bytes_since_compaction = 0;
+  uint64_t lead = raft::kNone;  // the leader as of the last Ready
 };
 
 Status NodeOptions::Validate() const {
@@ -121,6 +122,31 @@ void Node::FailAllWaiters(const Status& why) {
   }
 }
 
+void Node::FailInFlight(Group& g) {
+  // A proposal or read forwarded to a leader that lost its role may be dropped without a word;
+  // waiting out the write timeout would stall the caller for nothing. Writes may still commit
+  // (the new leader may hold them), so their outcome is unknown: a client retries with the same
+  // client id and sequence, and the dedup table makes the retry exactly-once.
+  const Status aborted = AbortedError("group " + std::to_string(g.id) +
+                                      ": leader changed while the write was in flight; its "
+                                      "outcome is unknown (retry with the same sequence)");
+  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+    if (it->second.group != g.id) {
+      ++it;
+      continue;
+    }
+    SIM_PROBE("node: in-flight write aborted by a leader change");
+    it->second.promise.Set(aborted);
+    it = pending_writes_.erase(it);
+  }
+  auto reads = std::move(g.reads);
+  g.reads.clear();
+  for (auto& [ctx, p] : reads) {
+    p.Set(UnavailableError("group " + std::to_string(g.id) +
+                           ": leader changed before the read was confirmed"));
+  }
+}
+
 std::vector<GroupId> Node::groups() const {
   std::vector<GroupId> out;
   for (const auto& [id, g] : groups_) out.push_back(id);
@@ -179,7 +205,9 @@ Result<storepb::ApplyResult> Node::Write(storepb::Command cmd) {
   cmd.set_origin_node(options_.id);
   cmd.set_proposal_id(pid);
   cmd.set_leader_time_ns(env_.UnixNanos());
-  Future<storepb::ApplyResult> done = pending_writes_[pid].promise.GetFuture();
+  PendingWrite& pending = pending_writes_[pid];
+  pending.group = g.id;
+  Future<storepb::ApplyResult> done = pending.promise.GetFuture();
   Status s = g.raft->Propose(cmd.SerializeAsString());
   if (!s.ok()) {
     pending_writes_.erase(pid);
@@ -287,7 +315,12 @@ void Node::ProcessTurn() {
   if (!running_) return;
   std::vector<std::pair<Group*, raft::Ready>> readies;
   for (auto& [id, g] : groups_) {
-    if (g->raft->HasReady()) readies.emplace_back(g.get(), g->raft->GetReady());
+    if (!g->raft->HasReady()) continue;
+    readies.emplace_back(g.get(), g->raft->GetReady());
+    if (readies.back().second.soft_state && readies.back().second.soft_state->lead != g->lead) {
+      g->lead = readies.back().second.soft_state->lead;
+      FailInFlight(*g);
+    }
   }
   if (readies.empty()) return;
   ++turns_;
@@ -467,10 +500,22 @@ void Node::MaybeCompact(Group& g) {
       g.bytes_since_compaction < options_.snapshot_bytes) {
     return;
   }
+  Compact(g);
+}
+
+void Node::Compact(Group& g) {
   SIM_PROBE("node: log compacted");
   g.bytes_since_compaction = 0;
-  Status s = g.log->Compact(applied, g.log->conf_state());
+  Status s = g.log->Compact(g.sm->applied_index(), g.log->conf_state());
   if (!s.ok()) FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
+}
+
+Status Node::CompactNow(GroupId group) {
+  if (!running_) return UnavailableError("node is stopped");
+  Group& g = GetGroup(group);
+  if (g.sm->applied_index() < g.log->FirstIndex()) return Status::Ok();  // nothing new
+  Compact(g);
+  return failure_;
 }
 
 void Node::OnFrame(NodeId from, const std::string& payload) {

@@ -92,9 +92,13 @@ class Node {
   // effect when applied; watch raft(group).tracker() for the outcome.
   Status ProposeConfChange(GroupId group, const raft::ConfChange& cc);
   Status TransferLeader(GroupId group, NodeId to);
+  // Compacts `group`'s log up to its applied index now (the state becomes the snapshot base).
+  Status CompactNow(GroupId group);
 
   // Introspection.
   NodeId id() const { return options_.id; }
+  bool running() const { return running_; }
+  const NodeOptions& options() const { return options_; }
   std::vector<GroupId> groups() const;
   const raft::Raft& raft(GroupId group) const;
   StateMachine& state_machine(GroupId group);
@@ -109,6 +113,7 @@ class Node {
  private:
   struct Group;
   struct PendingWrite {
+    GroupId group = 0;
     Promise<storepb::ApplyResult> promise;
   };
 
@@ -124,6 +129,9 @@ class Node {
   Status ApplyEntry(Group& g, const raft::Entry& e);
   void FailStop(const Status& why);
   void MaybeCompact(Group& g);
+  void Compact(Group& g);
+  // The group's leader changed: what was in flight through the old one may never come back.
+  void FailInFlight(Group& g);
   void OnFrame(NodeId from, const std::string& payload);
   void StepMessage(NodeId from, GroupId group, const raft::Message& m);
   void ExpandHeartbeats(NodeId from, const storepb::CoalescedHeartbeats& hb,

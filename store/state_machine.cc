@@ -102,6 +102,8 @@ StateMachine::Handler StateMachine::RouteOf(storepb::Command::OpCase op) {
       return &StateMachine::ApplyOffsetCommit;
     case storepb::Command::kSessionBatch:
       return &StateMachine::ApplySessionBatch;
+    case storepb::Command::kMemberUpdate:
+      return &StateMachine::ApplyMemberUpdate;
     case storepb::Command::OP_NOT_SET:
       return nullptr;
   }
@@ -314,6 +316,18 @@ Status StateMachine::ApplySessionBatch(Ctx& c) {
   return Status::Ok();
 }
 
+Status StateMachine::ApplyMemberUpdate(Ctx& c) {
+  const storepb::MemberUpdate& op = c.cmd.member_update();
+  const std::string key = DataKey(group_, Space::kMembers, BigEndian64(op.id()));
+  if (op.remove()) {
+    c.batch.Delete(cf(), key);
+  } else {
+    c.batch.Put(cf(), key, op.addr());
+  }
+  c.result.set_succeeded(true);
+  return Status::Ok();
+}
+
 Result<raft::Snapshot> StateMachine::BuildSnapshot(uint64_t term, const raft::ConfState& conf) {
   const rocksdb::Snapshot* snap = engine_.db()->GetSnapshot();
   rocksdb::ReadOptions ro;
@@ -401,6 +415,36 @@ Result<storepb::StoredSession> StateMachine::GetSession(std::string_view client_
   storepb::StoredSession s;
   if (!s.ParseFromString(raw)) return DataLossError("corrupt session");
   return s;
+}
+
+Result<std::vector<storepb::StoredSession>> StateMachine::ListSessions(std::string_view start_after,
+                                                                       size_t limit) {
+  const std::string base = DataKey(group_, Space::kSession, "");
+  std::vector<storepb::StoredSession> out;
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  it->Seek(start_after.empty() ? base : base + std::string(start_after) + std::string(1, '\0'));
+  for (; it->Valid() && it->key().starts_with(base) && out.size() < limit; it->Next()) {
+    storepb::StoredSession s;
+    if (!s.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLossError("corrupt session");
+    }
+    out.push_back(std::move(s));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing sessions"));
+  return out;
+}
+
+Result<std::map<uint64_t, std::string>> StateMachine::Members() {
+  const std::string base = DataKey(group_, Space::kMembers, "");
+  std::map<uint64_t, std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  for (it->Seek(base); it->Valid() && it->key().starts_with(base); it->Next()) {
+    std::optional<uint64_t> id = ReadBigEndian64(it->key().ToStringView().substr(base.size()));
+    if (!id) return DataLossError("corrupt member key");
+    out[*id] = it->value().ToString();
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing members"));
+  return out;
 }
 
 Result<uint64_t> StateMachine::Digest() {

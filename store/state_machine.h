@@ -70,6 +70,11 @@ class StateMachine {
   Result<uint64_t> GetOffset(std::string_view consumer_group, std::string_view topic,
                              uint32_t partition);
   Result<storepb::StoredSession> GetSession(std::string_view client_id);
+  // Up to `limit` sessions after `start_after`, in client-id order.
+  Result<std::vector<storepb::StoredSession>> ListSessions(std::string_view start_after,
+                                                           size_t limit);
+  // Member addresses replicated by MemberUpdate commands (metadata group).
+  Result<std::map<uint64_t, std::string>> Members();
 
   // A digest of the group's whole data range and applied index: equal on converged replicas.
   Result<uint64_t> Digest();
@@ -93,6 +98,7 @@ class StateMachine {
   Status ApplyKvCas(Ctx& c);
   Status ApplyOffsetCommit(Ctx& c);
   Status ApplySessionBatch(Ctx& c);
+  Status ApplyMemberUpdate(Ctx& c);
   static Handler RouteOf(storepb::Command::OpCase op);
 
   Result<std::optional<storepb::KvValue>> ReadKv(const std::string& key);

@@ -1,0 +1,649 @@
+#include "net/api_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+
+#include "core/fiber.h"
+#include "core/limits.h"
+#include "net/grpc_transport.h"
+#include "net/grpc_util.h"
+#include "proto/meta/cluster.grpc.pb.h"
+#include "proto/meta/kv.grpc.pb.h"
+#include "proto/meta/offset.grpc.pb.h"
+#include "proto/meta/session.grpc.pb.h"
+
+namespace meta::net {
+namespace {
+
+using store::GroupId;
+
+// The state of one call that outlives its body: the group it touched, for the leader hint.
+struct Call {
+  GroupId group = store::kMetadataGroup;
+};
+
+// Finishes the call exactly once: with the body's status, or, if the fiber is unwound by a
+// shutdown before the body returns, with UNAVAILABLE.
+class Finisher {
+ public:
+  Finisher(ApiContext& api, grpc::ServerUnaryReactor* reactor) : api_(api), reactor_(reactor) {}
+  ~Finisher() {
+    if (!done_) reactor_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node shutting down"));
+    api_.in_flight.fetch_sub(1);
+  }
+  void Finish(const grpc::Status& s) {
+    done_ = true;
+    reactor_->Finish(s);
+  }
+
+ private:
+  ApiContext& api_;
+  grpc::ServerUnaryReactor* reactor_;
+  bool done_ = false;
+};
+
+void AddLeaderHint(ApiContext& api, grpc::CallbackServerContext* ctx, GroupId group) {
+  if (api.node == nullptr) return;
+  const NodeId lead = api.node->raft(group).lead();
+  if (lead == 0) return;
+  ctx->AddTrailingMetadata("x-meta-leader-id", std::to_string(lead));
+  ctx->AddTrailingMetadata("x-meta-leader-addr", api.address_of(lead));
+}
+
+// Runs `body(call)` in a fiber on the node's loop and finishes the call with its status.
+template <class Body>
+grpc::ServerUnaryReactor* Serve(ApiContext& api, grpc::CallbackServerContext* ctx, const char* name,
+                                Body body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (api.draining.load()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is shutting down"));
+    return reactor;
+  }
+  api.in_flight.fetch_add(1);
+  api.env->Post([&api, ctx, reactor, name, body = std::move(body)]() mutable {
+    api.env->fibers().Spawn(name, [&api, ctx, reactor, body = std::move(body)]() mutable {
+      Finisher finisher(api, reactor);
+      Call call;
+      Status s = api.node == nullptr || !api.node->running()
+                     ? UnavailableError("node is not serving")
+                     : body(call);
+      if (!s.ok()) AddLeaderHint(api, ctx, call.group);
+      finisher.Finish(ToGrpc(s));
+    });
+  });
+  return reactor;
+}
+
+void FillHeader(ApiContext& api, GroupId group, uint64_t index, v1::ResponseHeader* h) {
+  const raft::Raft& r = api.node->raft(group);
+  h->set_cluster_id(api.cluster_id);
+  h->set_member_id(api.node->id());
+  h->set_group_id(group);
+  h->set_leader_id(r.lead());
+  if (r.lead() != 0) h->set_leader_addr(api.address_of(r.lead()));
+  h->set_raft_term(r.term());
+  h->set_index(index != 0 ? index : api.node->state_machine(group).applied_index());
+}
+
+// ---- validation: every field is checked before anything is proposed ----
+
+Status CheckBytes(std::string_view field, const std::string& v, size_t max, bool required) {
+  if (required && v.empty()) return InvalidArgumentError(std::string(field) + " must not be empty");
+  if (v.size() > max) {
+    return InvalidArgumentError(std::string(field) + " is " + std::to_string(v.size()) +
+                                " bytes; the limit is " + std::to_string(max));
+  }
+  return Status::Ok();
+}
+
+Status CheckKey(std::string_view field, const std::string& key) {
+  return CheckBytes(field, key, kMaxKeyBytes, /*required=*/true);
+}
+
+Status CheckName(std::string_view field, const std::string& name) {
+  return CheckBytes(field, name, kMaxNameBytes, /*required=*/true);
+}
+
+Status CheckCount(std::string_view field, size_t n, size_t max) {
+  if (n > max) {
+    return InvalidArgumentError(std::string(field) + " has " + std::to_string(n) +
+                                " items; the limit is " + std::to_string(max));
+  }
+  return Status::Ok();
+}
+
+Result<bool> Linearizable(v1::ReadConsistency c) {
+  switch (c) {
+    case v1::LINEARIZABLE:
+      return true;
+    case v1::SERIALIZABLE:
+      return false;
+    default:
+      return InvalidArgumentError("consistency " + std::to_string(static_cast<int>(c)) +
+                                  " is not LINEARIZABLE (0) or SERIALIZABLE (1)");
+  }
+}
+
+size_t PageLimit(uint32_t asked) {
+  return asked == 0 ? kMaxListPage : std::min<size_t>(asked, kMaxListPage);
+}
+
+// Proposes `cmd` stamped with the client's write header and waits for its result. A result the
+// state machine reports as a failed precondition of the protocol itself (a stale sequence, a
+// command it could not parse) comes back as an error; business outcomes (CAS mismatch, missing
+// key) are left to the caller.
+Result<storepb::ApplyResult> Propose(ApiContext& api, Call& call, const v1::WriteHeader& w,
+                                     storepb::Command cmd) {
+  if (w.client_id() != 0 && w.sequence() == 0) {
+    return InvalidArgumentError("write.sequence must be > 0 when write.client_id is set");
+  }
+  cmd.set_client_id(w.client_id());
+  cmd.set_sequence(w.sequence());
+  call.group = api.node->RouteCommand(cmd);
+  ASSIGN_OR_RETURN(storepb::ApplyResult r, api.node->Write(std::move(cmd)));
+  const Code code = static_cast<Code>(r.code());
+  if (code == Code::kInvalidArgument ||
+      (code == Code::kFailedPrecondition && r.message().starts_with("stale sequence"))) {
+    return Status(code, r.message());
+  }
+  return r;
+}
+
+void ToKeyValue(const std::string& key, const storepb::KvValue& v, v1::KeyValue* out) {
+  out->set_key(key);
+  out->set_value(v.value());
+  out->set_create_index(v.create_index());
+  out->set_mod_index(v.mod_index());
+  out->set_version(v.version());
+  out->set_mod_time_unix_ns(v.mod_time_ns());
+}
+
+// ---- KV ----
+
+class KvService final : public v1::KV::CallbackService {
+ public:
+  explicit KvService(ApiContext& api) : api_(api) {}
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* req,
+                                v1::GetResponse* resp) override {
+    return Serve(api_, ctx, "kv.get", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckKey("key", req->key()));
+      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+      call.group = api_.node->RouteKv(req->key());
+      Result<storepb::KvValue> v = api_.node->Get(req->key(), lin);
+      if (v.ok()) {
+        resp->set_found(true);
+        ToKeyValue(req->key(), *v, resp->mutable_kv());
+      } else if (v.status().code() != Code::kNotFound) {
+        return v.status();
+      }
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx, const v1::ListRequest* req,
+                                 v1::ListResponse* resp) override {
+    return Serve(api_, ctx, "kv.list", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckBytes("prefix", req->prefix(), kMaxKeyBytes, false));
+      RETURN_IF_ERROR(CheckBytes("start_after", req->start_after(), kMaxKeyBytes, false));
+      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+      const size_t limit = PageLimit(req->limit());
+      ASSIGN_OR_RETURN(auto kvs,
+                       api_.node->List(req->prefix(), req->start_after(), limit + 1, lin));
+      resp->set_more(kvs.size() > limit);
+      if (kvs.size() > limit) kvs.resize(limit);
+      for (const auto& [k, v] : kvs) ToKeyValue(k, v, resp->add_kvs());
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
+                                v1::PutResponse* resp) override {
+    return Serve(api_, ctx, "kv.put", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckKey("key", req->key()));
+      RETURN_IF_ERROR(CheckBytes("value", req->value(), kMaxValueBytes, false));
+      storepb::Command cmd;
+      cmd.mutable_kv_put()->set_key(req->key());
+      cmd.mutable_kv_put()->set_value(req->value());
+      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+      if (r.code() != 0) return Status(static_cast<Code>(r.code()), r.message());
+      FillHeader(api_, call.group, r.index(), resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx, const v1::DeleteRequest* req,
+                                   v1::DeleteResponse* resp) override {
+    return Serve(api_, ctx, "kv.delete", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckKey("key", req->key()));
+      storepb::Command cmd;
+      cmd.mutable_kv_delete()->set_key(req->key());
+      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+      const Code code = static_cast<Code>(r.code());
+      if (code != Code::kOk && code != Code::kNotFound) return Status(code, r.message());
+      resp->set_deleted(code == Code::kOk);
+      FillHeader(api_, call.group, r.index(), resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* CompareAndSet(grpc::CallbackServerContext* ctx,
+                                          const v1::CompareAndSetRequest* req,
+                                          v1::CompareAndSetResponse* resp) override {
+    return Serve(api_, ctx, "kv.cas", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckKey("key", req->key()));
+      RETURN_IF_ERROR(CheckBytes("expected_value", req->expected_value(), kMaxValueBytes, false));
+      RETURN_IF_ERROR(CheckBytes("new_value", req->new_value(), kMaxValueBytes, false));
+      if (req->expect_absent() && !req->expected_value().empty()) {
+        return InvalidArgumentError("expected_value must be empty when expect_absent is set");
+      }
+      if (req->delete_on_match() && !req->new_value().empty()) {
+        return InvalidArgumentError("new_value must be empty when delete_on_match is set");
+      }
+      storepb::Command cmd;
+      storepb::KvCompareAndSet* op = cmd.mutable_kv_cas();
+      op->set_key(req->key());
+      op->set_expect_absent(req->expect_absent());
+      op->set_expected_value(req->expected_value());
+      op->set_new_value(req->new_value());
+      op->set_delete_on_match(req->delete_on_match());
+      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+      if (r.code() != 0) return Status(static_cast<Code>(r.code()), r.message());
+      resp->set_succeeded(r.succeeded());
+      if (!r.succeeded() && r.has_previous()) {
+        resp->set_found(true);
+        ToKeyValue(req->key(), r.previous(), resp->mutable_current());
+      }
+      FillHeader(api_, call.group, r.index(), resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+ private:
+  ApiContext& api_;
+};
+
+// ---- offsets ----
+
+class OffsetService final : public v1::Offset::CallbackService {
+ public:
+  explicit OffsetService(ApiContext& api) : api_(api) {}
+
+  grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* ctx,
+                                   const v1::CommitOffsetsRequest* req,
+                                   v1::CommitOffsetsResponse* resp) override {
+    return Serve(api_, ctx, "offset.commit", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckName("group", req->group()));
+      if (req->offsets().empty()) return InvalidArgumentError("offsets must not be empty");
+      RETURN_IF_ERROR(CheckCount("offsets", req->offsets_size(), kMaxBatchItems));
+      storepb::Command cmd;
+      storepb::OffsetCommit* op = cmd.mutable_offset_commit();
+      op->set_group(req->group());
+      for (int i = 0; i < req->offsets_size(); ++i) {
+        const v1::OffsetCommit& o = req->offsets(i);
+        RETURN_IF_ERROR(CheckName("offsets[" + std::to_string(i) + "].topic", o.topic()));
+        storepb::OffsetEntry* e = op->add_entries();
+        e->set_topic(o.topic());
+        e->set_partition(o.partition());
+        e->set_offset(o.offset());
+        if (o.has_expected()) {
+          e->set_has_expected(true);
+          e->set_expected(o.expected());
+        }
+      }
+      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+      const Code code = static_cast<Code>(r.code());
+      if (code != Code::kOk && code != Code::kFailedPrecondition) {
+        return Status(code, r.message());
+      }
+      resp->set_succeeded(r.succeeded());
+      FillHeader(api_, call.group, r.index(), resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetOffsetsRequest* req,
+                                v1::GetOffsetsResponse* resp) override {
+    return Serve(api_, ctx, "offset.get", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckName("group", req->group()));
+      RETURN_IF_ERROR(CheckCount("partitions", req->partitions_size(), kMaxBatchItems));
+      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+      for (int i = 0; i < req->partitions_size(); ++i) {
+        RETURN_IF_ERROR(
+            CheckName("partitions[" + std::to_string(i) + "].topic", req->partitions(i).topic()));
+      }
+      call.group = api_.node->RouteOffset(req->group());
+      if (lin) RETURN_IF_ERROR(api_.node->ReadBarrier(call.group));
+      for (const v1::TopicPartition& tp : req->partitions()) {
+        v1::PartitionOffset* out = resp->add_offsets();
+        out->set_topic(tp.topic());
+        out->set_partition(tp.partition());
+        Result<uint64_t> o = api_.node->GetOffset(req->group(), tp.topic(), tp.partition(), false);
+        if (o.ok()) {
+          out->set_found(true);
+          out->set_offset(*o);
+        } else if (o.status().code() != Code::kNotFound) {
+          return o.status();
+        }
+      }
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+ private:
+  ApiContext& api_;
+};
+
+// ---- sessions ----
+
+class SessionService final : public v1::Session::CallbackService {
+ public:
+  explicit SessionService(ApiContext& api) : api_(api) {}
+
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* ctx,
+                                  const v1::SessionBatchRequest* req,
+                                  v1::SessionBatchResponse* resp) override {
+    return Serve(api_, ctx, "session.batch", [this, req, resp](Call& call) -> Status {
+      if (req->upserts().empty() && req->deletes().empty()) {
+        return InvalidArgumentError("upserts and deletes must not both be empty");
+      }
+      RETURN_IF_ERROR(CheckCount("upserts + deletes", req->upserts_size() + req->deletes_size(),
+                                 kMaxBatchItems));
+      size_t bytes = 0;
+      std::map<GroupId, storepb::SessionBatch> parts;
+      for (int i = 0; i < req->upserts_size(); ++i) {
+        const v1::MqttSession& s = req->upserts(i);
+        const std::string field = "upserts[" + std::to_string(i) + "]";
+        RETURN_IF_ERROR(CheckName(field + ".client_id", s.client_id()));
+        RETURN_IF_ERROR(CheckBytes(field + ".data", s.data(), kMaxValueBytes, false));
+        if (s.expiry_interval_ms() < 0) {
+          return InvalidArgumentError(field + ".expiry_interval_ms must not be negative");
+        }
+        bytes += s.client_id().size() + s.data().size();
+        storepb::Session* out = parts[api_.node->RouteSession(s.client_id())].add_upserts();
+        out->set_client_id(s.client_id());
+        out->set_data(s.data());
+        out->set_expiry_interval_ms(s.expiry_interval_ms());
+      }
+      for (int i = 0; i < req->deletes_size(); ++i) {
+        RETURN_IF_ERROR(CheckName("deletes[" + std::to_string(i) + "]", req->deletes(i)));
+        bytes += req->deletes(i).size();
+        parts[api_.node->RouteSession(req->deletes(i))].add_deletes(req->deletes(i));
+      }
+      if (bytes > kMaxBatchBytes) {
+        return InvalidArgumentError("the batch holds " + std::to_string(bytes) +
+                                    " bytes; the limit is " + std::to_string(kMaxBatchBytes));
+      }
+      // One command per data group; the same (client id, sequence) is valid in each, because
+      // every group keeps its own dedup table.
+      bool all = true;
+      for (auto& [group, part] : parts) {
+        part.set_create_only(req->create_only());
+        v1::SessionBatchPart* out = resp->add_parts();
+        out->set_group_id(group);
+        out->set_upserts(part.upserts_size());
+        out->set_deletes(part.deletes_size());
+        storepb::Command cmd;
+        *cmd.mutable_session_batch() = std::move(part);
+        ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+        const Code code = static_cast<Code>(r.code());
+        if (code != Code::kOk && code != Code::kAlreadyExists) return Status(code, r.message());
+        out->set_succeeded(code == Code::kOk);
+        out->set_error(r.message());
+        all = all && code == Code::kOk;
+      }
+      resp->set_succeeded(all);
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetSessionRequest* req,
+                                v1::GetSessionResponse* resp) override {
+    return Serve(api_, ctx, "session.get", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckName("client_id", req->client_id()));
+      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+      call.group = api_.node->RouteSession(req->client_id());
+      Result<storepb::StoredSession> s = api_.node->GetSession(req->client_id(), lin);
+      if (s.ok()) {
+        resp->set_found(true);
+        ToSession(*s, resp->mutable_session());
+      } else if (s.status().code() != Code::kNotFound) {
+        return s.status();
+      }
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx,
+                                 const v1::ListSessionsRequest* req,
+                                 v1::ListSessionsResponse* resp) override {
+    return Serve(api_, ctx, "session.list", [this, req, resp](Call& call) -> Status {
+      RETURN_IF_ERROR(CheckBytes("start_after", req->start_after(), kMaxNameBytes, false));
+      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+      const size_t limit = PageLimit(req->limit());
+      // Sessions are spread over the data groups: take a page from each, merge by client id.
+      std::vector<storepb::StoredSession> all;
+      for (GroupId g : api_.node->groups()) {
+        if (store::TypeOf(g) != store::GroupType::kData) continue;
+        call.group = g;
+        if (lin) RETURN_IF_ERROR(api_.node->ReadBarrier(g));
+        ASSIGN_OR_RETURN(auto page,
+                         api_.node->state_machine(g).ListSessions(req->start_after(), limit + 1));
+        for (auto& s : page) all.push_back(std::move(s));
+      }
+      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return a.session().client_id() < b.session().client_id();
+      });
+      resp->set_more(all.size() > limit);
+      if (all.size() > limit) all.resize(limit);
+      for (const auto& s : all) ToSession(s, resp->add_sessions());
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return Status::Ok();
+    });
+  }
+
+ private:
+  static void ToSession(const storepb::StoredSession& s, v1::MqttSession* out) {
+    out->set_client_id(s.session().client_id());
+    out->set_data(s.session().data());
+    out->set_expiry_interval_ms(s.session().expiry_interval_ms());
+    out->set_updated_time_unix_ns(s.updated_time_ns());
+  }
+
+  ApiContext& api_;
+};
+
+// ---- cluster ----
+
+Status FillGroupStatus(ApiContext& api, GroupId g, bool digest, v1::GroupStatus* out) {
+  const raft::Raft& r = api.node->raft(g);
+  const store::LogStorage& log = api.node->log(g);
+  store::StateMachine& sm = api.node->state_machine(g);
+  out->set_group_id(g);
+  out->set_kind(store::GroupTypeName(store::TypeOf(g)));
+  out->set_role(raft::StateName(r.state()));
+  out->set_leader_id(r.lead());
+  out->set_term(r.term());
+  out->set_commit_index(r.log().committed());
+  out->set_applied_index(sm.applied_index());
+  out->set_first_index(log.FirstIndex());
+  out->set_last_index(r.log().LastIndex());
+  for (uint64_t v : log.conf_state().voters()) out->add_voters(v);
+  for (uint64_t l : log.conf_state().learners()) out->add_learners(l);
+  if (digest) {
+    ASSIGN_OR_RETURN(uint64_t d, sm.Digest());
+    out->set_digest(d);
+  }
+  return Status::Ok();
+}
+
+bool InConf(const raft::ConfState& cs, NodeId id, bool learner) {
+  const auto& list = learner ? cs.learners() : cs.voters();
+  return std::find(list.begin(), list.end(), id) != list.end();
+}
+
+class ClusterService final : public v1::Cluster::CallbackService {
+ public:
+  explicit ClusterService(ApiContext& api) : api_(api) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
+                                   v1::StatusResponse* resp) override {
+    return Serve(api_, ctx, "cluster.status", [this, req, resp](Call& call) -> meta::Status {
+      for (const auto& [id, addr] : api_.members()) {
+        v1::Member* m = resp->add_members();
+        m->set_id(id);
+        m->set_addr(addr);
+      }
+      for (GroupId g : api_.node->groups()) {
+        RETURN_IF_ERROR(FillGroupStatus(api_, g, req->with_digests(), resp->add_groups()));
+      }
+      resp->set_version(META_VERSION);
+      FillHeader(api_, call.group, 0, resp->mutable_header());
+      return meta::Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext* ctx,
+                                      const v1::MemberAddRequest* req,
+                                      v1::MemberAddResponse* resp) override {
+    return Serve(api_, ctx, "cluster.member_add", [this, req, resp](Call& call) -> meta::Status {
+      const v1::Member& m = req->member();
+      if (m.id() == 0) return InvalidArgumentError("member.id must not be 0");
+      RETURN_IF_ERROR(CheckName("member.addr", m.addr()));
+      if (m.addr().find(':') == std::string::npos) {
+        return InvalidArgumentError("member.addr must be host:port, not '" + m.addr() + "'");
+      }
+      storepb::Command cmd;
+      cmd.mutable_member_update()->set_id(m.id());
+      cmd.mutable_member_update()->set_addr(m.addr());
+      RETURN_IF_ERROR(Propose(api_, call, v1::WriteHeader(), std::move(cmd)).status());
+      api_.transport->SetPeerAddress(m.id(), m.addr());
+      raft::ConfChange cc;
+      cc.set_type(req->learner_only() ? raftpb::ADD_LEARNER : raftpb::ADD_NODE);
+      cc.set_node_id(m.id());
+      RETURN_IF_ERROR(ChangeEveryGroup(call, cc, [&](const raft::ConfState& cs) {
+        return InConf(cs, m.id(), req->learner_only());
+      }));
+      FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
+      return meta::Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext* ctx,
+                                         const v1::MemberRemoveRequest* req,
+                                         v1::MemberRemoveResponse* resp) override {
+    return Serve(api_, ctx, "cluster.member_remove", [this, req, resp](Call& call) -> meta::Status {
+      if (req->id() == 0) return InvalidArgumentError("id must not be 0");
+      raft::ConfChange cc;
+      cc.set_type(raftpb::REMOVE_NODE);
+      cc.set_node_id(req->id());
+      RETURN_IF_ERROR(ChangeEveryGroup(call, cc, [&](const raft::ConfState& cs) {
+        return !InConf(cs, req->id(), false) && !InConf(cs, req->id(), true);
+      }));
+      FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
+      return meta::Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* ctx,
+                                           const v1::TransferLeaderRequest* req,
+                                           v1::TransferLeaderResponse* resp) override {
+    return Serve(api_, ctx, "cluster.transfer", [this, req, resp](Call& call) -> meta::Status {
+      if (req->to() == 0) return InvalidArgumentError("to must not be 0");
+      ASSIGN_OR_RETURN(std::vector<GroupId> groups, Groups(req->group_id()));
+      for (GroupId g : groups) {
+        call.group = g;
+        if (!InConf(api_.node->log(g).conf_state(), req->to(), false)) {
+          return FailedPreconditionError("node " + std::to_string(req->to()) +
+                                         " is not a voter of group " + std::to_string(g));
+        }
+        if (api_.node->raft(g).lead() == req->to()) continue;
+        RETURN_IF_ERROR(api_.node->TransferLeader(g, req->to()));
+      }
+      // Wait until every group reports the new leader (an election timeout at most, normally).
+      const Instant deadline = api_.env->Now() + api_.node->options().write_timeout;
+      for (GroupId g : groups) {
+        call.group = g;
+        while (api_.node->raft(g).lead() != req->to()) {
+          if (api_.env->Now() > deadline) {
+            return DeadlineExceededError("group " + std::to_string(g) +
+                                         " did not move its leadership in time");
+          }
+          RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
+          if (!api_.node->running()) return UnavailableError("node stopped");
+        }
+      }
+      FillHeader(api_, groups.front(), 0, resp->mutable_header());
+      return meta::Status::Ok();
+    });
+  }
+
+  grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* ctx, const v1::SnapshotRequest*,
+                                     v1::SnapshotResponse* resp) override {
+    return Serve(api_, ctx, "cluster.snapshot", [this, resp](Call& call) -> meta::Status {
+      for (GroupId g : api_.node->groups()) {
+        call.group = g;
+        RETURN_IF_ERROR(api_.node->CompactNow(g));
+        RETURN_IF_ERROR(FillGroupStatus(api_, g, false, resp->add_groups()));
+      }
+      FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
+      return meta::Status::Ok();
+    });
+  }
+
+ private:
+  Result<std::vector<GroupId>> Groups(uint64_t group_id) {
+    std::vector<GroupId> all = api_.node->groups();
+    if (group_id == 0) return all;
+    if (std::find(all.begin(), all.end(), group_id) == all.end()) {
+      return NotFoundError("group_id " + std::to_string(group_id) + " does not exist");
+    }
+    return std::vector<GroupId>{group_id};
+  }
+
+  // Proposes `cc` to each group in turn (Raft changes one server at a time) and waits until this
+  // node has applied it, retrying while a leader is being elected or an earlier change is pending.
+  template <class Done>
+  meta::Status ChangeEveryGroup(Call& call, const raft::ConfChange& cc, Done done) {
+    const Instant deadline = api_.env->Now() + api_.node->options().write_timeout;
+    for (GroupId g : api_.node->groups()) {
+      call.group = g;
+      Instant next_proposal;
+      while (!done(api_.node->log(g).conf_state())) {
+        if (!api_.node->running()) return UnavailableError("node stopped");
+        if (api_.env->Now() > deadline) {
+          return DeadlineExceededError("the membership change of group " + std::to_string(g) +
+                                       " did not apply in time");
+        }
+        if (api_.env->Now() >= next_proposal) {
+          meta::Status s = api_.node->ProposeConfChange(g, cc);
+          if (!s.ok() && s.code() != Code::kUnavailable) return s;
+          next_proposal = api_.env->Now() + Millis(500);  // a lost proposal is proposed again
+        }
+        RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
+      }
+    }
+    return meta::Status::Ok();
+  }
+
+  ApiContext& api_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<grpc::Service>> MakeApiServices(ApiContext& api) {
+  std::vector<std::unique_ptr<grpc::Service>> out;
+  out.push_back(std::make_unique<KvService>(api));
+  out.push_back(std::make_unique<OffsetService>(api));
+  out.push_back(std::make_unique<SessionService>(api));
+  out.push_back(std::make_unique<ClusterService>(api));
+  return out;
+}
+
+}  // namespace meta::net
