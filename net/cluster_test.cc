@@ -53,20 +53,30 @@ class Cluster {
  public:
   explicit Cluster(int nodes = 3) {
     for (int i = 1; i <= nodes; ++i) addrs_[i] = "127.0.0.1:" + std::to_string(FreePort());
-    for (auto& [id, addr] : addrs_) {
-      std::ofstream f(Config(id));
-      f << "cluster_name = \"test\"\nnode_id = " << id << "\ndata_dir = \"" << dir_.path()
-        << "/data" << id << "\"\nlisten_addr = \"" << addr << "\"\nlog_level = \"warn\"\n"
-        << "[meta_addrs]\n";
-      for (auto& [j, a] : addrs_) f << j << " = \"" << a << "\"\n";
-    }
+    for (auto& [id, addr] : addrs_) WriteConfig(id, false);
     for (auto& [id, addr] : addrs_) Start(id);
   }
+
+  // A new node that joins the running cluster (after MemberAdd); returns its address.
+  std::string AddNode(NodeId id) {
+    addrs_[id] = "127.0.0.1:" + std::to_string(FreePort());
+    WriteConfig(id, /*join=*/true);
+    return addrs_[id];
+  }
+
+  void Forget(NodeId id) { addrs_.erase(id); }
 
   ~Cluster() {
     for (auto& [id, pid] : pids_) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
+    }
+    if (::testing::Test::HasFailure()) {
+      for (auto& [id, addr] : addrs_) {
+        std::string log = Log(id);
+        if (log.size() > 4000) log = log.substr(log.size() - 4000);
+        std::cerr << "---- node " << id << " (" << addr << "), end of its log ----\n" << log;
+      }
     }
   }
 
@@ -170,6 +180,15 @@ class Cluster {
  private:
   std::string Config(NodeId id) const {
     return dir_.path() + "/node" + std::to_string(id) + ".toml";
+  }
+
+  void WriteConfig(NodeId id, bool join) {
+    std::ofstream f(Config(id));
+    f << "cluster_name = \"test\"\nnode_id = " << id << "\ndata_dir = \"" << dir_.path() << "/data"
+      << id << "\"\nlisten_addr = \"" << addrs_[id]
+      << "\"\nlog_level = \"warn\"\ninitial_cluster_state = \"" << (join ? "existing" : "new")
+      << "\"\n[meta_addrs]\n";
+    for (auto& [j, a] : addrs_) f << j << " = \"" << a << "\"\n";
   }
 
   store::TempDir dir_;
@@ -308,6 +327,36 @@ TEST(ClusterTest, SigtermDrainsAndRestartKeepsData) {
   Result<v1::GetResponse> got = cluster.Client({cluster.Addr(1)})->Get("kept");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->kv().value(), "yes");
+}
+
+// A fourth member joins: added to every group, started with initial_cluster_state = "existing",
+// it catches up and serves linearizable reads; then it is removed again.
+TEST(ClusterTest, MemberAddThenRemove) {
+  Cluster cluster;
+  cluster.WaitForLeaders();
+  auto c = cluster.Client();
+  ASSERT_TRUE(c->Put("before", "4 joined").ok());
+  const std::string addr = cluster.AddNode(4);
+  Result<v1::MemberAddResponse> added = c->MemberAdd(4, addr, /*learner=*/false);
+  ASSERT_TRUE(added.ok()) << added.status();
+  cluster.Start(4);
+  cluster.WaitForLeaders();
+  Result<v1::GetResponse> got = cluster.Client({addr})->Get("before");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->kv().value(), "4 joined");
+  Result<v1::StatusResponse> status = c->Status(addr);
+  ASSERT_TRUE(status.ok()) << status.status();
+  for (const auto& g : status->groups()) EXPECT_EQ(g.voters_size(), 4) << g.group_id();
+  cluster.ExpectConverged();
+
+  Result<v1::MemberRemoveResponse> removed = c->MemberRemove(4);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  cluster.Kill(4);
+  cluster.Forget(4);
+  status = c->Status(cluster.Addr(1));
+  ASSERT_TRUE(status.ok()) << status.status();
+  for (const auto& g : status->groups()) EXPECT_EQ(g.voters_size(), 3) << g.group_id();
+  EXPECT_TRUE(c->Put("after", "4 left").ok());
 }
 
 // ---- bad input: every RPC, straight through the generated stubs (no client-side help) ----

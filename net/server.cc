@@ -136,6 +136,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   store::NodeOptions& no = s.options.node;
   no.cluster_id = s.cluster_id;
   no.members.clear();
+  no.join = s.options.join;
   for (const auto& [id, addr] : s.options.members) no.members.push_back(id);
 
   std::error_code ec;

@@ -24,6 +24,9 @@ struct ServerOptions {
   std::string listen_addr;  // host:port for clients and peers; port 0 picks a free one
   // The initial cluster: every member's id and address, this node's included (meta_addrs).
   std::map<NodeId, std::string> members;
+  // initial_cluster_state = "existing": this node joins a running cluster that already added it
+  // (metactl member add); `members` then only says where the others are.
+  bool join = false;
   // node.id must be set; node.members and node.cluster_id are derived from the fields above.
   store::NodeOptions node;
   std::string log_level = "info";

@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/check.h"
@@ -23,12 +24,15 @@ struct Node::Group {
   std::map<std::string, Promise<uint64_t>> reads;        // ReadIndex context -> waiting reader
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
   uint64_t bytes_since_compaction = 0;
-  uint64_t lead = raft::kNone;  // the leader as of the last Ready
+  uint64_t lead = raft::kNone;       // the leader as of the last Ready
+  bool compact_after_apply = false;  // a member was added: compact once it is applied
 };
 
 Status NodeOptions::Validate() const {
   if (id == 0) return InvalidArgumentError("node id must not be 0");
-  if (members.empty()) return InvalidArgumentError("members must list at least this node");
+  if (members.empty() && !join) {
+    return InvalidArgumentError("members must list at least this node");
+  }
   if (offset_groups == 0 || data_groups == 0 || offset_groups > 99 || data_groups > 1000) {
     return InvalidArgumentError("offset_groups must be in [1, 99] and data_groups in [1, 1000]");
   }
@@ -61,7 +65,9 @@ Status Node::LoadGroup(GroupId id) {
   auto g = std::make_unique<Group>();
   g->id = id;
   raft::ConfState initial;
-  for (NodeId m : options_.members) initial.add_voters(m);
+  if (!options_.join) {
+    for (NodeId m : options_.members) initial.add_voters(m);
+  }
   ASSIGN_OR_RETURN(g->log, LogStorage::Load(*engine_, id, initial));
   g->sm = std::make_unique<StateMachine>(*engine_, id, options_.state_machine);
   RETURN_IF_ERROR(g->sm->Load().Annotate("group " + std::to_string(id)));
@@ -469,6 +475,16 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raft::ConfChange cc;
     if (cc.ParseFromString(e.data())) {
+      const raft::ConfState& before = g.log->conf_state();
+      const bool newcomer = cc.type() != raftpb::REMOVE_NODE &&
+                            std::find(before.voters().begin(), before.voters().end(),
+                                      cc.node_id()) == before.voters().end() &&
+                            std::find(before.learners().begin(), before.learners().end(),
+                                      cc.node_id()) == before.learners().end();
+      // A newcomer must start from a snapshot: the log before this entry does not say who the
+      // members were (the bootstrap membership is not in it). Compacting here, on every replica,
+      // makes the leader send one.
+      g.compact_after_apply |= newcomer;
       const raft::ConfState conf = g.raft->ApplyConfChange(cc);
       r = g.sm->Apply(e, [&](rocksdb::WriteBatch& batch) { g.log->SetConfState(batch, conf); });
     } else {
@@ -495,7 +511,8 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
 void Node::MaybeCompact(Group& g) {
   const uint64_t applied = g.sm->applied_index();
   // Buggify: compact early (any applied index is a legal snapshot point).
-  const bool early = SIM_BUGGIFY && applied >= g.log->FirstIndex();
+  const bool early = (g.compact_after_apply || SIM_BUGGIFY) && applied >= g.log->FirstIndex();
+  g.compact_after_apply = false;
   if (!early && applied < g.log->FirstIndex() + options_.snapshot_entries &&
       g.bytes_since_compaction < options_.snapshot_bytes) {
     return;

@@ -32,6 +32,9 @@ struct NodeOptions {
   // The initial voters of every group when a node starts on an empty disk. On restart the
   // membership stored on disk wins.
   std::vector<NodeId> members;
+  // Joining a running cluster (after `member add`): start with no membership at all, so this node
+  // never campaigns on a made-up configuration; the leader's log or snapshot brings the real one.
+  bool join = false;
   uint32_t offset_groups = 1;
   uint32_t data_groups = 1;
   // Raft timing. With a 10 ms tick: heartbeat 250 ms; election timeout 300 ms (the seed's 299 ms

@@ -85,6 +85,12 @@ Result<meta::net::ServerOptions> LoadConfig(const std::string& path) {
   RETURN_IF_ERROR(top.Get("data_dir", o.data_dir));
   RETURN_IF_ERROR(top.Get("listen_addr", o.listen_addr));
   RETURN_IF_ERROR(top.Get("log_level", o.log_level));
+  std::string state = "new";
+  RETURN_IF_ERROR(top.Get("initial_cluster_state", state));
+  if (state != "new" && state != "existing") {
+    return InvalidArgumentError("initial_cluster_state must be \"new\" or \"existing\"");
+  }
+  o.join = state == "existing";
   RETURN_IF_ERROR(top.CheckUnknown({"meta_addrs", "groups", "raft", "limits"}));
 
   const toml::table* addrs = root["meta_addrs"].as_table();
