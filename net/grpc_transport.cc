@@ -1,6 +1,7 @@
 #include "net/grpc_transport.h"
 
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
 #include <spdlog/logger.h>
 
 #include <condition_variable>
@@ -26,7 +27,11 @@ class GrpcTransport::Peer {
   Peer(const TransportOptions& options, NodeId id, std::string addr, Random random,
        std::shared_ptr<spdlog::logger> log)
       : options_(options), id_(id), addr_(std::move(addr)), random_(random), log_(std::move(log)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(),
+                         ("meta-send-" + std::to_string(id_)).substr(0, 15).c_str());
+      Run();
+    });
   }
 
   ~Peer() {

@@ -1,5 +1,7 @@
 #include "net/real_env.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include "core/check.h"
@@ -22,7 +24,10 @@ RealEnv::~RealEnv() { Stop(); }
 
 void RealEnv::Start() {
   CHECK(!thread_.joinable()) << "RealEnv started twice";
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "meta-loop");  // for top -H and perf
+    Loop();
+  });
   loop_thread_id_ = thread_.get_id();
 }
 

@@ -21,7 +21,15 @@ struct Node::Group {
   std::unique_ptr<StateMachine> sm;
   std::unique_ptr<Random> random;
   std::unique_ptr<raft::RawNode> raft;
-  std::map<std::string, Promise<uint64_t>> reads;        // ReadIndex context -> waiting reader
+  // Linearizable reads are batched: every reader that arrives before the next turn shares one
+  // ReadIndex round (IssueReads), so a read costs a quorum round trip per turn, not per reader.
+  struct ReadRound {
+    Promise<uint64_t> promise;  // the read index, to every reader of the round
+    Instant issued;
+  };
+  bool read_queued = false;
+  Promise<uint64_t> queued_read;           // the next round's readers (when read_queued)
+  std::map<std::string, ReadRound> reads;  // rounds in flight, by ReadIndex context
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
   uint64_t bytes_since_compaction = 0;
   uint64_t lead = raft::kNone;       // the leader as of the last Ready
@@ -41,6 +49,9 @@ Status NodeOptions::Validate() const {
     return InvalidArgumentError("need 0 < heartbeat_ticks < election_ticks");
   }
   if (write_timeout <= Duration::Zero()) return InvalidArgumentError("write_timeout must be > 0");
+  if (state_machine.proposal_window == 0) {
+    return InvalidArgumentError("state_machine.proposal_window must be > 0");
+  }
   return Status::Ok();
 }
 
@@ -121,7 +132,11 @@ void Node::FailAllWaiters(const Status& why) {
   for (auto& [id, g] : groups_) {
     auto reads = std::move(g->reads);
     g->reads.clear();
-    for (auto& [ctx, p] : reads) p.Set(why);
+    for (auto& [ctx, round] : reads) round.promise.Set(why);
+    if (g->read_queued) {
+      g->read_queued = false;
+      g->queued_read.Set(why);
+    }
     auto waiters = std::move(g->apply_waiters);
     g->apply_waiters.clear();
     for (auto& [index, p] : waiters) p.Set(why);
@@ -147,9 +162,9 @@ void Node::FailInFlight(Group& g) {
   }
   auto reads = std::move(g.reads);
   g.reads.clear();
-  for (auto& [ctx, p] : reads) {
-    p.Set(UnavailableError("group " + std::to_string(g.id) +
-                           ": leader changed before the read was confirmed"));
+  for (auto& [ctx, round] : reads) {
+    round.promise.Set(UnavailableError("group " + std::to_string(g.id) +
+                                       ": leader changed before the read was confirmed"));
   }
 }
 
@@ -236,16 +251,13 @@ Status Node::ReadBarrier(GroupId group) {
   CHECK(fiber::InFiber()) << "Node::ReadBarrier outside a fiber";
   if (!running_) return UnavailableError("node is stopped");
   Group& g = GetGroup(group);
-  const std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
-  Future<uint64_t> index_future = g.reads[ctx].GetFuture();
-  Status s = g.raft->ReadIndex(ctx);
-  if (!s.ok()) {
-    g.reads.erase(ctx);
-    return s.Annotate("group " + std::to_string(group));
+  if (!g.read_queued) {
+    g.queued_read = Promise<uint64_t>();
+    g.read_queued = true;
   }
+  Future<uint64_t> index_future = g.queued_read.GetFuture();
   ScheduleTurn();
   Result<uint64_t> index = index_future.Get(options_.write_timeout);
-  g.reads.erase(ctx);
   if (!index.ok()) return index.status().Annotate("read index");
   if (g.sm->applied_index() >= *index) return Status::Ok();
   SIM_PROBE("node: linearizable read waited for apply");
@@ -309,8 +321,40 @@ void Node::ScheduleTurn() {
   env_.Post([this] { ProcessTurn(); });
 }
 
+void Node::IssueReads() {
+  for (auto& [id, g] : groups_) {
+    if (!g->read_queued) continue;
+    g->read_queued = false;
+    Promise<uint64_t> round = std::move(g->queued_read);
+    std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
+    if (Status s = g->raft->ReadIndex(ctx); !s.ok()) {
+      round.Set(s.Annotate("group " + std::to_string(id)));
+      continue;
+    }
+    g->reads.emplace(std::move(ctx), Group::ReadRound{std::move(round), env_.Now()});
+  }
+}
+
+void Node::ExpireReads() {
+  // A round whose request or answer was lost without a leader change would wait forever; its
+  // readers have given up after the write timeout, so the round goes too.
+  const Instant now = env_.Now();
+  for (auto& [id, g] : groups_) {
+    for (auto it = g->reads.begin(); it != g->reads.end();) {
+      if (now - it->second.issued <= options_.write_timeout) {
+        ++it;
+        continue;
+      }
+      it->second.promise.Set(
+          DeadlineExceededError("read index round " + it->first + " got no answer"));
+      it = g->reads.erase(it);
+    }
+  }
+}
+
 void Node::Tick() {
   if (!running_) return;
+  ExpireReads();
   for (auto& [id, g] : groups_) g->raft->Tick();
   tick_timer_ = env_.After(options_.tick_interval, [this] { Tick(); });
   ScheduleTurn();
@@ -319,6 +363,7 @@ void Node::Tick() {
 void Node::ProcessTurn() {
   turn_scheduled_ = false;
   if (!running_) return;
+  IssueReads();
   std::vector<std::pair<Group*, raft::Ready>> readies;
   for (auto& [id, g] : groups_) {
     if (!g->raft->HasReady()) continue;
@@ -455,21 +500,27 @@ Status Node::ApplyReady(Group& g, raft::Ready& rd) {
     RETURN_IF_ERROR(g.sm->OnSnapshotInstalled(rd.snapshot->metadata().index())
                         .Annotate("group " + std::to_string(g.id)));
   }
-  for (const raft::Entry& e : rd.committed_entries) RETURN_IF_ERROR(ApplyEntry(g, e));
+  // Every committed entry is staged, then written as one batch, and only then are the writers
+  // answered: an answer never runs ahead of the state it describes.
+  std::vector<std::pair<PendingWrite, storepb::ApplyResult>> answers;
+  for (const raft::Entry& e : rd.committed_entries) RETURN_IF_ERROR(ApplyEntry(g, e, answers));
+  RETURN_IF_ERROR(g.sm->Flush().Annotate("group " + std::to_string(g.id) + ": applying"));
+  for (auto& [w, result] : answers) w.promise.Set(std::move(result));
   while (!g.apply_waiters.empty() && g.apply_waiters.begin()->first <= g.sm->applied_index()) {
     g.apply_waiters.begin()->second.Set(Unit{});
     g.apply_waiters.erase(g.apply_waiters.begin());
   }
   for (const raft::ReadState& rs : rd.read_states) {
     auto it = g.reads.find(rs.context);
-    if (it == g.reads.end()) continue;  // the reader gave up
-    it->second.Set(rs.index);
+    if (it == g.reads.end()) continue;  // the round expired
+    it->second.promise.Set(rs.index);
     g.reads.erase(it);
   }
   return Status::Ok();
 }
 
-Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
+Status Node::ApplyEntry(Group& g, const raft::Entry& e,
+                        std::vector<std::pair<PendingWrite, storepb::ApplyResult>>& answers) {
   if (e.index() <= g.sm->applied_index()) return Status::Ok();  // inside an installed snapshot
   Result<storepb::ApplyResult> r = InternalError("not applied");
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
@@ -486,12 +537,12 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
       // makes the leader send one.
       g.compact_after_apply |= newcomer;
       const raft::ConfState conf = g.raft->ApplyConfChange(cc);
-      r = g.sm->Apply(e, [&](rocksdb::WriteBatch& batch) { g.log->SetConfState(batch, conf); });
+      r = g.sm->Stage(e, [&](rocksdb::WriteBatch& batch) { g.log->SetConfState(batch, conf); });
     } else {
-      r = g.sm->Apply(e);  // a malformed change is skipped, identically on every replica
+      r = g.sm->Stage(e);  // a malformed change is skipped, identically on every replica
     }
   } else {
-    r = g.sm->Apply(e);
+    r = g.sm->Stage(e);
   }
   if (!r.ok()) return r.status().Annotate("group " + std::to_string(g.id) + ": applying");
   ++entries_applied_;
@@ -503,7 +554,7 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e) {
   if (!cmd.ParseFromString(e.data()) || cmd.origin_node() != options_.id) return Status::Ok();
   auto it = pending_writes_.find(cmd.proposal_id());
   if (it == pending_writes_.end()) return Status::Ok();  // the writer timed out
-  it->second.promise.Set(*r);
+  answers.emplace_back(std::move(it->second), std::move(*r));
   pending_writes_.erase(it);
   return Status::Ok();
 }
@@ -513,17 +564,25 @@ void Node::MaybeCompact(Group& g) {
   // Buggify: compact early (any applied index is a legal snapshot point).
   const bool early = (g.compact_after_apply || SIM_BUGGIFY) && applied >= g.log->FirstIndex();
   g.compact_after_apply = false;
-  if (!early && applied < g.log->FirstIndex() + options_.snapshot_entries &&
+  if (early) return Compact(g, applied);
+  if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
       g.bytes_since_compaction < options_.snapshot_bytes) {
     return;
   }
-  Compact(g);
+  // Keep the last snapshot_catchup_entries: a follower a little behind catches up from the log
+  // instead of needing a whole snapshot (building, sending and installing one costs far more).
+  // (Not when the log grew by bytes: keeping entries would defeat the byte bound.)
+  if (g.bytes_since_compaction >= options_.snapshot_bytes) return Compact(g, applied);
+  const uint64_t keep = std::min(options_.snapshot_catchup_entries, options_.snapshot_entries / 2);
+  if (applied <= keep) return;
+  const uint64_t index = applied - keep;
+  if (index >= g.log->FirstIndex()) Compact(g, index);
 }
 
-void Node::Compact(Group& g) {
+void Node::Compact(Group& g, uint64_t index) {
   SIM_PROBE("node: log compacted");
   g.bytes_since_compaction = 0;
-  Status s = g.log->Compact(g.sm->applied_index(), g.log->conf_state());
+  Status s = g.log->Compact(index, g.log->conf_state());
   if (!s.ok()) FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
 }
 
@@ -531,7 +590,7 @@ Status Node::CompactNow(GroupId group) {
   if (!running_) return UnavailableError("node is stopped");
   Group& g = GetGroup(group);
   if (g.sm->applied_index() < g.log->FirstIndex()) return Status::Ok();  // nothing new
-  Compact(g);
+  Compact(g, g.sm->applied_index());
   return failure_;
 }
 

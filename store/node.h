@@ -48,6 +48,10 @@ struct NodeOptions {
   // this many bytes of commands, were applied since the last compaction.
   uint64_t snapshot_entries = 10000;
   uint64_t snapshot_bytes = 64 << 20;
+  // Entries kept below the applied index when compacting for size (etcd keeps 5000 too), so a
+  // follower slightly behind is served from the log rather than sent a snapshot. At most half of
+  // snapshot_entries.
+  uint64_t snapshot_catchup_entries = 5000;
   StateMachineOptions state_machine;
   EngineOptions engine;
 
@@ -76,7 +80,8 @@ class Node {
   //   DEADLINE_EXCEEDED (write timeout) or ABORTED (node stopping) — proposed, outcome unknown.
   Result<storepb::ApplyResult> Write(storepb::Command cmd);
   // Fiber only. Linearizable read barrier (ReadIndex): returns once this node's state machine for
-  // `group` reflects every write acknowledged before the call.
+  // `group` reflects every write acknowledged before the call. The readers that arrive before the
+  // next loop turn share one ReadIndex round.
   Status ReadBarrier(GroupId group);
 
   // Reads; `linearizable` runs ReadBarrier first (fiber only), else reads local applied state.
@@ -126,13 +131,18 @@ class Node {
   const Group& GetGroup(GroupId id) const;
   void ScheduleTurn();
   void ProcessTurn();
+  // Starts one ReadIndex round per group for the readers queued since the last turn.
+  void IssueReads();
+  void ExpireReads();
   Status Persist(std::vector<std::pair<Group*, raft::Ready>>& readies);
   void SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies);
   Status ApplyReady(Group& g, raft::Ready& rd);
-  Status ApplyEntry(Group& g, const raft::Entry& e);
+  // Stages `e`; the write waiting for it, if any, goes to `answers` (answered after the flush).
+  Status ApplyEntry(Group& g, const raft::Entry& e,
+                    std::vector<std::pair<PendingWrite, storepb::ApplyResult>>& answers);
   void FailStop(const Status& why);
   void MaybeCompact(Group& g);
-  void Compact(Group& g);
+  void Compact(Group& g, uint64_t index);
   // The group's leader changed: what was in flight through the old one may never come back.
   void FailInFlight(Group& g);
   void OnFrame(NodeId from, const std::string& payload);

@@ -3,6 +3,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "core/hash.h"
 #include "core/key_codec.h"
@@ -38,6 +40,8 @@ Status StateMachine::Load() {
   } else if (applied.status().code() != Code::kNotFound) {
     return applied.status();
   }
+  CHECK_EQ(staged_batch_.Count(), 0u) << "group " << group_ << ": loading over staged writes";
+  staged_index_ = applied_index_;
   clients_.clear();
   clients_by_time_.clear();
   const std::string prefix = DataKey(group_, Space::kClients, "");
@@ -53,19 +57,30 @@ Status StateMachine::Load() {
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "loading client records"));
   proposals_.clear();
+  // Rows (origin, slot) -> (recorded count, id): rebuild each origin's window oldest first.
   const std::string pprefix = DataKey(group_, Space::kProposals, "");
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> rows;
   it.reset(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
   for (it->Seek(pprefix); it->Valid() && it->key().starts_with(pprefix); it->Next()) {
     std::optional<uint64_t> origin = ReadBigEndian64(it->key().ToStringView(), pprefix.size());
-    storepb::ProposalWindow w;
-    if (!origin || !w.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return DataLossError("corrupt proposal window in group " + std::to_string(group_));
+    std::optional<uint64_t> count = ReadBigEndian64(it->value().ToStringView(), 0);
+    std::optional<uint64_t> id = ReadBigEndian64(it->value().ToStringView(), 8);
+    if (!origin || !count || !id || it->value().size() != 16 ||
+        it->key().size() != pprefix.size() + 12) {
+      return DataLossError("corrupt proposal window row in group " + std::to_string(group_));
     }
-    Window& window = proposals_[*origin];
-    for (uint64_t id : w.ids()) {
-      window.order.push_back(id);
-      window.ids.insert(id);
+    rows[*origin].emplace_back(*count, *id);
+  }
+  for (auto& [origin, list] : rows) {
+    std::sort(list.begin(), list.end());
+    Window& window = proposals_[origin];
+    size_t skip =
+        list.size() > options_.proposal_window ? list.size() - options_.proposal_window : 0;
+    for (size_t i = skip; i < list.size(); ++i) {
+      window.order.push_back(list[i].second);
+      window.ids.insert(list[i].second);
     }
+    window.recorded = list.back().first + 1;
   }
   return FromRocks(it->status(), "loading proposal windows");
 }
@@ -83,10 +98,13 @@ void StateMachine::RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, u
     w.ids.erase(w.order.front());
     w.order.pop_front();
   }
-  storepb::ProposalWindow stored;
-  for (uint64_t i : w.order) stored.add_ids(i);
-  batch.Put(cf(), DataKey(group_, Space::kProposals, BigEndian64(origin)),
-            stored.SerializeAsString());
+  // One small row per slot, overwritten round-robin, so an apply writes 16 bytes however large the
+  // window is (rewriting the whole window each time cost more than the command itself).
+  uint64_t count = w.recorded++;
+  uint32_t slot = static_cast<uint32_t>(count % options_.proposal_window);
+  std::string key = BigEndian64(origin);
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(slot >> shift));
+  batch.Put(cf(), DataKey(group_, Space::kProposals, key), BigEndian64(count) + BigEndian64(id));
 }
 
 StateMachine::Handler StateMachine::RouteOf(storepb::Command::OpCase op) {
@@ -112,15 +130,21 @@ StateMachine::Handler StateMachine::RouteOf(storepb::Command::OpCase op) {
 
 Result<storepb::ApplyResult> StateMachine::Apply(
     const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also) {
+  ASSIGN_OR_RETURN(storepb::ApplyResult result, Stage(entry, also));
+  RETURN_IF_ERROR(Flush());
+  return result;
+}
+
+Result<storepb::ApplyResult> StateMachine::Stage(
+    const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also) {
   storepb::ApplyResult result;
   result.set_index(entry.index());
-  if (entry.index() <= applied_index_) {
+  if (entry.index() <= staged_index_) {
     SetResult(result, Code::kAlreadyExists, "entry already applied");
     return result;
   }
-  CHECK_EQ(entry.index(), applied_index_ + 1) << "group " << group_ << ": apply out of order";
-  rocksdb::WriteBatch batch;
-  std::vector<std::pair<std::string, std::optional<storepb::KvValue>>> cache_updates;
+  CHECK_EQ(entry.index(), staged_index_ + 1) << "group " << group_ << ": apply out of order";
+  rocksdb::WriteBatch& batch = staged_batch_;
   if (entry.type() == raftpb::ENTRY_NORMAL && !entry.data().empty()) {
     storepb::Command cmd;
     Handler handler = nullptr;
@@ -145,11 +169,14 @@ Result<storepb::ApplyResult> StateMachine::Apply(
       }
       result.set_index(entry.index());
     } else {
-      if (cmd.proposal_id() != 0) RecordProposal(batch, cmd.origin_node(), cmd.proposal_id());
-      Ctx ctx{cmd, entry.index(), batch, result, {}};
+      // A client's (client_id, sequence) already makes a duplicate a no-op (the dedup record
+      // answers it), so only commands without one need their proposal id remembered.
+      if (cmd.proposal_id() != 0 && cmd.client_id() == 0) {
+        RecordProposal(batch, cmd.origin_node(), cmd.proposal_id());
+      }
+      Ctx ctx{cmd, entry.index(), result};
       RETURN_IF_ERROR((this->*handler)(ctx));
       if (result.code() == 0 && result.message().empty()) SetResult(result, Code::kOk, "");
-      cache_updates = std::move(ctx.cache_updates);
       if (cmd.client_id() != 0) {
         storepb::ClientRecord rec;
         rec.set_sequence(cmd.sequence());
@@ -159,18 +186,48 @@ Result<storepb::ApplyResult> StateMachine::Apply(
       }
     }
   }
-  batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied), BigEndian64(entry.index()));
   if (also) also(batch);
-  RETURN_IF_ERROR(engine_.Write(batch, /*sync=*/false));
-  applied_index_ = entry.index();
-  for (auto& [key, value] : cache_updates) {
+  staged_index_ = entry.index();
+  return result;
+}
+
+Status StateMachine::Flush() {
+  if (staged_index_ == applied_index_) return Status::Ok();
+  staged_batch_.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied),
+                    BigEndian64(staged_index_));
+  Status s = engine_.Write(staged_batch_, /*sync=*/false);
+  staged_batch_.Clear();
+  staged_.clear();
+  // On failure the node fail-stops: the staged in-memory state is never used again.
+  RETURN_IF_ERROR(s);
+  applied_index_ = staged_index_;
+  for (auto& [key, value] : staged_cache_) {
     if (value) {
       cache_.Put(key, *value);
     } else {
       cache_.Erase(key);
     }
   }
-  return result;
+  staged_cache_.clear();
+  return Status::Ok();
+}
+
+void StateMachine::StagePut(const std::string& key, std::string value) {
+  staged_batch_.Put(cf(), key, value);
+  staged_[key] = std::move(value);
+}
+
+void StateMachine::StageDelete(const std::string& key) {
+  staged_batch_.Delete(cf(), key);
+  staged_[key] = std::nullopt;
+}
+
+Result<std::optional<std::string>> StateMachine::ReadStaged(const std::string& key) {
+  if (auto it = staged_.find(key); it != staged_.end()) return it->second;
+  Result<std::string> raw = engine_.Get(cf(), key);
+  if (raw.ok()) return std::optional<std::string>(std::move(*raw));
+  if (raw.status().code() == Code::kNotFound) return std::optional<std::string>();
+  return raw.status();
 }
 
 void StateMachine::PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_id,
@@ -195,12 +252,20 @@ void StateMachine::PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_i
   }
 }
 
-Result<std::optional<storepb::KvValue>> StateMachine::ReadKv(const std::string& key) {
-  Result<std::string> raw = engine_.Get(cf(), key);
-  if (!raw.ok()) {
-    if (raw.status().code() == Code::kNotFound) return std::optional<storepb::KvValue>();
-    return raw.status();
+Result<std::optional<storepb::KvValue>> StateMachine::ReadKv(const std::string& key, bool staged) {
+  // Staged writes first (an earlier entry of this batch), then the cache of flushed values.
+  if (!staged || !staged_.contains(key)) {
+    if (std::optional<storepb::KvValue> hit = cache_.Lookup(key)) return hit;
   }
+  std::optional<std::string> raw;
+  if (staged) {
+    ASSIGN_OR_RETURN(raw, ReadStaged(key));
+  } else if (Result<std::string> r = engine_.Get(cf(), key); r.ok()) {
+    raw = std::move(*r);
+  } else if (r.status().code() != Code::kNotFound) {
+    return r.status();
+  }
+  if (!raw) return std::optional<storepb::KvValue>();
   storepb::KvValue v;
   if (!v.ParseFromString(*raw)) return DataLossError("corrupt KV value");
   return std::optional<storepb::KvValue>(std::move(v));
@@ -214,8 +279,8 @@ void StateMachine::WriteKv(Ctx& c, const std::string& key,
   v.set_mod_index(c.index);
   v.set_version(old ? old->version() + 1 : 1);
   v.set_mod_time_ns(c.cmd.leader_time_ns());
-  c.batch.Put(cf(), key, v.SerializeAsString());
-  c.cache_updates.emplace_back(key, v);
+  StagePut(key, v.SerializeAsString());
+  staged_cache_.emplace_back(key, std::move(v));
 }
 
 Status StateMachine::ApplyKvPut(Ctx& c) {
@@ -233,8 +298,8 @@ Status StateMachine::ApplyKvDelete(Ctx& c) {
     SetResult(c.result, Code::kNotFound, "key not found");
     return Status::Ok();
   }
-  c.batch.Delete(cf(), key);
-  c.cache_updates.emplace_back(key, std::nullopt);
+  StageDelete(key);
+  staged_cache_.emplace_back(key, std::nullopt);
   return Status::Ok();
 }
 
@@ -249,8 +314,8 @@ Status StateMachine::ApplyKvCas(Ctx& c) {
     return Status::Ok();
   }
   if (op.delete_on_match()) {
-    if (old) c.batch.Delete(cf(), key);
-    c.cache_updates.emplace_back(key, std::nullopt);
+    if (old) StageDelete(key);
+    staged_cache_.emplace_back(key, std::nullopt);
     return Status::Ok();
   }
   WriteKv(c, key, old, op.new_value());
@@ -271,10 +336,9 @@ Status StateMachine::ApplyOffsetCommit(Ctx& c) {
   // Check every precondition before writing anything: all or nothing.
   for (const storepb::OffsetEntry& e : op.entries()) {
     if (!e.has_expected()) continue;
-    Result<std::string> raw = engine_.Get(cf(), OffsetKey(op.group(), e.topic(), e.partition()));
-    if (!raw.ok() && raw.status().code() != Code::kNotFound) return raw.status();
-    const std::optional<uint64_t> current =
-        raw.ok() ? ReadBigEndian64(*raw) : std::optional<uint64_t>();
+    ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                     ReadStaged(OffsetKey(op.group(), e.topic(), e.partition())));
+    const std::optional<uint64_t> current = raw ? ReadBigEndian64(*raw) : std::optional<uint64_t>();
     if (!current || *current != e.expected()) {
       c.result.set_succeeded(false);
       SetResult(c.result, Code::kFailedPrecondition,
@@ -285,7 +349,7 @@ Status StateMachine::ApplyOffsetCommit(Ctx& c) {
     }
   }
   for (const storepb::OffsetEntry& e : op.entries()) {
-    c.batch.Put(cf(), OffsetKey(op.group(), e.topic(), e.partition()), BigEndian64(e.offset()));
+    StagePut(OffsetKey(op.group(), e.topic(), e.partition()), BigEndian64(e.offset()));
   }
   c.result.set_succeeded(true);
   return Status::Ok();
@@ -295,22 +359,22 @@ Status StateMachine::ApplySessionBatch(Ctx& c) {
   const storepb::SessionBatch& op = c.cmd.session_batch();
   if (op.create_only()) {
     for (const storepb::Session& s : op.upserts()) {
-      Result<std::string> raw = engine_.Get(cf(), DataKey(group_, Space::kSession, s.client_id()));
-      if (raw.ok()) {
+      ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                       ReadStaged(DataKey(group_, Space::kSession, s.client_id())));
+      if (raw) {
         SetResult(c.result, Code::kAlreadyExists, "session '" + s.client_id() + "' exists");
         return Status::Ok();
       }
-      if (raw.status().code() != Code::kNotFound) return raw.status();
     }
   }
   for (const storepb::Session& s : op.upserts()) {
     storepb::StoredSession stored;
     *stored.mutable_session() = s;
     stored.set_updated_time_ns(c.cmd.leader_time_ns());
-    c.batch.Put(cf(), DataKey(group_, Space::kSession, s.client_id()), stored.SerializeAsString());
+    StagePut(DataKey(group_, Space::kSession, s.client_id()), stored.SerializeAsString());
   }
   for (const std::string& id : op.deletes()) {
-    c.batch.Delete(cf(), DataKey(group_, Space::kSession, id));
+    StageDelete(DataKey(group_, Space::kSession, id));
   }
   c.result.set_succeeded(true);
   return Status::Ok();
@@ -320,9 +384,9 @@ Status StateMachine::ApplyMemberUpdate(Ctx& c) {
   const storepb::MemberUpdate& op = c.cmd.member_update();
   const std::string key = DataKey(group_, Space::kMembers, BigEndian64(op.id()));
   if (op.remove()) {
-    c.batch.Delete(cf(), key);
+    StageDelete(key);
   } else {
-    c.batch.Put(cf(), key, op.addr());
+    StagePut(key, op.addr());
   }
   c.result.set_succeeded(true);
   return Status::Ok();
@@ -353,6 +417,7 @@ Result<raft::Snapshot> StateMachine::BuildSnapshot(uint64_t term, const raft::Co
 }
 
 Status StateMachine::InstallSnapshot(rocksdb::WriteBatch& batch, const raft::Snapshot& snap) {
+  CHECK_EQ(staged_index_, applied_index_) << "group " << group_ << ": snapshot over staged writes";
   storepb::SnapshotData data;
   if (!data.ParseFromString(snap.data())) {
     return DataLossError("snapshot data of group " + std::to_string(group_) + " does not parse");
@@ -375,7 +440,7 @@ Status StateMachine::OnSnapshotInstalled(uint64_t index) {
 Result<storepb::KvValue> StateMachine::Get(std::string_view k) {
   const std::string key = DataKey(group_, Space::kKv, k);
   if (std::optional<storepb::KvValue> hit = cache_.Lookup(key)) return *hit;
-  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> v, ReadKv(key));
+  ASSIGN_OR_RETURN(std::optional<storepb::KvValue> v, ReadKv(key, /*staged=*/false));
   if (!v) return NotFoundError("key not found");
   cache_.Put(key, *v);
   return *v;

@@ -8,12 +8,15 @@
 // handler function and one table row.
 #pragma once
 
+#include <rocksdb/write_batch.h>
+
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -22,10 +25,6 @@
 #include "raft/storage.h"
 #include "store/cache_manager.h"
 #include "store/engine.h"
-
-namespace rocksdb {
-class WriteBatch;
-}
 
 namespace meta::store {
 
@@ -50,8 +49,16 @@ class StateMachine {
   // entry (a leader's no-op) or a conf change only advances the applied index. `also` may add
   // writes to the same batch (the node adds the new conf state). Entries at or below the applied
   // index are skipped (idempotent replay after a crash).
+  //
+  // Stage does that without writing: later staged entries read its effects, and Flush writes
+  // every staged entry and the applied index as ONE RocksDB batch (atomic; one WAL record for a
+  // whole turn's entries instead of one each). Apply = Stage + Flush. Nothing staged is visible to
+  // reads or counted in applied_index() before Flush; a failed Flush must fail-stop the node.
   Result<storepb::ApplyResult> Apply(
       const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
+  Result<storepb::ApplyResult> Stage(
+      const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
+  Status Flush();
 
   // A snapshot of the group at the applied index: every key of its data range, read from one
   // RocksDB snapshot.
@@ -84,9 +91,7 @@ class StateMachine {
   struct Ctx {
     const storepb::Command& cmd;
     uint64_t index;
-    rocksdb::WriteBatch& batch;
     storepb::ApplyResult& result;
-    std::vector<std::pair<std::string, std::optional<storepb::KvValue>>> cache_updates;
   };
   using Handler = Status (StateMachine::*)(Ctx&);
 
@@ -101,7 +106,13 @@ class StateMachine {
   Status ApplyMemberUpdate(Ctx& c);
   static Handler RouteOf(storepb::Command::OpCase op);
 
-  Result<std::optional<storepb::KvValue>> ReadKv(const std::string& key);
+  // Handlers write data through these, and read through ReadStaged/ReadKv, so that an entry sees
+  // the entries staged before it.
+  void StagePut(const std::string& key, std::string value);
+  void StageDelete(const std::string& key);
+  Result<std::optional<std::string>> ReadStaged(const std::string& key);
+  // A KV value: cache, then RocksDB; with `staged`, what this batch staged comes first.
+  Result<std::optional<storepb::KvValue>> ReadKv(const std::string& key, bool staged = true);
   void PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_id, storepb::ClientRecord rec);
   std::string OffsetKey(std::string_view consumer_group, std::string_view topic,
                         uint32_t partition) const;
@@ -110,7 +121,11 @@ class StateMachine {
   Engine& engine_;
   GroupId group_;
   StateMachineOptions options_;
-  uint64_t applied_index_ = 0;
+  uint64_t applied_index_ = 0;  // flushed
+  uint64_t staged_index_ = 0;   // staged, >= applied_index_
+  rocksdb::WriteBatch staged_batch_;
+  std::unordered_map<std::string, std::optional<std::string>> staged_;  // data key -> value
+  std::vector<std::pair<std::string, std::optional<storepb::KvValue>>> staged_cache_;
   CacheManager cache_;
   // A proposal seen before (a duplicated or re-forwarded message) is applied once: the last
   // `proposal_window` ids of each origin node are remembered, persisted and in snapshots.
@@ -119,6 +134,7 @@ class StateMachine {
   struct Window {
     std::deque<uint64_t> order;
     std::unordered_set<uint64_t> ids;
+    uint64_t recorded = 0;  // ids ever recorded: the next one's row is slot recorded % window
   };
   std::map<uint64_t, Window> proposals_;
 

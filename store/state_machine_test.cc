@@ -124,6 +124,61 @@ TEST_F(StateMachineTest, ADuplicatedProposalAppliesOnceEvenAfterAReload) {
   EXPECT_EQ(reloaded.Get("k")->version(), 2u);
 }
 
+TEST_F(StateMachineTest, StagedEntriesSeeEachOtherAndLandInOneFlush) {
+  auto engine = Open(dir_.path());
+  StateMachine sm(*engine, kMetadataGroup, {});
+  ASSERT_TRUE(sm.Load().ok());
+  auto entry = [](uint64_t index, const storepb::Command& cmd) {
+    raft::Entry e;
+    e.set_index(index);
+    e.set_term(1);
+    e.set_data(cmd.SerializeAsString());
+    return e;
+  };
+  storepb::Command cas;
+  cas.mutable_kv_cas()->set_key("k");
+  cas.mutable_kv_cas()->set_expected_value("a");
+  cas.mutable_kv_cas()->set_new_value("b");
+  ASSERT_TRUE(sm.Stage(entry(1, Put("k", "a"))).ok());
+  auto r = sm.Stage(entry(2, cas));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->succeeded());  // it saw the staged put
+  // Nothing is visible or counted before the flush.
+  EXPECT_EQ(sm.applied_index(), 0u);
+  EXPECT_EQ(sm.Get("k").status().code(), Code::kNotFound);
+  ASSERT_TRUE(sm.Flush().ok());
+  EXPECT_EQ(sm.applied_index(), 2u);
+  EXPECT_EQ(sm.Get("k")->value(), "b");
+  EXPECT_EQ(sm.Get("k")->version(), 2u);
+  StateMachine reloaded(*engine, kMetadataGroup, {});
+  ASSERT_TRUE(reloaded.Load().ok());
+  EXPECT_EQ(reloaded.applied_index(), 2u);
+  EXPECT_EQ(reloaded.Get("k")->value(), "b");
+}
+
+TEST_F(StateMachineTest, ADuplicatedClientProposalIsAnsweredByTheDedupRecord) {
+  // Commands with a client id are not kept in the proposal window: their dedup record catches a
+  // duplicate, before and after a reload, and answers it with the first outcome.
+  auto engine = Open(dir_.path());
+  storepb::Command c = Put("k", "v", 42, 1);
+  c.set_origin_node(3);
+  c.set_proposal_id(78);
+  {
+    StateMachine sm(*engine, kMetadataGroup, {});
+    ASSERT_TRUE(sm.Load().ok());
+    storepb::ApplyResult first = Apply(sm, c);
+    EXPECT_EQ(first.code(), 0);
+    storepb::ApplyResult dup = Apply(sm, c);
+    EXPECT_EQ(dup.code(), 0);
+    EXPECT_EQ(dup.index(), first.index() + 1);  // answered at the duplicate's own index
+    EXPECT_EQ(sm.Get("k")->version(), 1u);
+  }
+  StateMachine reloaded(*engine, kMetadataGroup, {});
+  ASSERT_TRUE(reloaded.Load().ok());
+  EXPECT_EQ(Apply(reloaded, c).code(), 0);
+  EXPECT_EQ(reloaded.Get("k")->version(), 1u);
+}
+
 TEST_F(StateMachineTest, DedupTableIsBoundedDeterministically) {
   auto engine = Open(dir_.path());
   StateMachineOptions options;

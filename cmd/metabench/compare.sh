@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# etcd and metad side by side, one harness (metabench), one machine, one disk:
+#   bash cmd/metabench/compare.sh [--quick]
+# Starts a 3-member etcd (Debian's etcd-server) on loopback, runs the workloads, stops it; starts a
+# 3-node metad cluster with its data on the same disk (fsync on, as always), runs the same workloads
+# plus the ones only metad has, stops it; prints a ratio table. Data, logs and the raw JSON results
+# go under bench-data/ (deleted at the start of each run). --quick: 3 s per workload, not 10.
+# Environment: BENCH_DIR (default bench-data), BENCH_SECONDS, BENCH_CLIENTS (default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+seconds=${BENCH_SECONDS:-10}
+[ "${1:-}" = "--quick" ] && seconds=${BENCH_SECONDS:-3}
+clients=${BENCH_CLIENTS:-1000}
+conns=$((clients >= 100 ? 100 : clients))
+dir=${BENCH_DIR:-bench-data}
+bin=build/release/cmd
+results=$dir/results.jsonl
+
+bash ci/setup.sh
+if ! command -v etcd >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends etcd-server
+fi
+bash ci/build.sh release metad metactl metabench
+
+pids=()
+stop_servers() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  pids=()
+}
+trap stop_servers EXIT
+
+rm -rf "$dir"
+mkdir -p "$dir/logs"
+: >"$results"
+
+# bench LABEL BACKEND ENDPOINTS METABENCH-ARGS...: one workload, appended to the results.
+bench() {
+  local label=$1 backend=$2 endpoints=$3
+  shift 3
+  echo "== $backend: $label"
+  "$bin/metabench" --backend "$backend" --endpoints "$endpoints" --label "$label" \
+    --duration "$seconds" --warmup 2 --key-size 8 --value-size 256 \
+    --server-pids "$(IFS=,; echo "${pids[*]}")" --json "$@" >>"$results"
+}
+
+workloads() {
+  local backend=$1 endpoints=$2
+  bench "put, 1 client" "$backend" "$endpoints" --workload put --conns 1 --clients 1
+  bench "put, $clients clients" "$backend" "$endpoints" --workload put --conns "$conns" \
+    --clients "$clients"
+  bench "linearizable get, $clients clients" "$backend" "$endpoints" --workload get \
+    --conns "$conns" --clients "$clients" --key-space 10000
+  bench "serializable get, $clients clients" "$backend" "$endpoints" --workload sget \
+    --conns "$conns" --clients "$clients" --key-space 10000
+  bench "mixed 90/10, $clients clients" "$backend" "$endpoints" --workload mixed \
+    --conns "$conns" --clients "$clients" --key-space 10000
+}
+
+# --- etcd ---------------------------------------------------------------------------------------
+etcd_cluster=""
+for i in 1 2 3; do etcd_cluster+="${etcd_cluster:+,}e$i=http://127.0.0.1:${i}2380"; done
+for i in 1 2 3; do
+  etcd --name "e$i" --data-dir "$dir/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:${i}2379" \
+    --advertise-client-urls "http://127.0.0.1:${i}2379" \
+    --listen-peer-urls "http://127.0.0.1:${i}2380" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${i}2380" \
+    --initial-cluster "$etcd_cluster" --initial-cluster-state new \
+    --initial-cluster-token metabench --log-level warn >"$dir/logs/etcd$i.log" 2>&1 &
+  pids+=($!)
+done
+etcd_endpoints=127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379
+for _ in $(seq 1 100); do
+  ETCDCTL_API=3 etcdctl --endpoints "$etcd_endpoints" endpoint health >/dev/null 2>&1 && break
+  sleep 0.2
+done
+ETCDCTL_API=3 etcdctl --endpoints "$etcd_endpoints" endpoint health
+workloads etcd "$etcd_endpoints"
+stop_servers
+
+# --- metad --------------------------------------------------------------------------------------
+for i in 1 2 3; do
+  cat >"$dir/metad$i.toml" <<EOT
+cluster_name = "metabench"
+node_id = $i
+data_dir = "$dir/metad$i"
+listen_addr = "127.0.0.1:920$i"
+log_level = "warn"
+[meta_addrs]
+1 = "127.0.0.1:9201"
+2 = "127.0.0.1:9202"
+3 = "127.0.0.1:9203"
+EOT
+  "$bin/metad" --config "$dir/metad$i.toml" >"$dir/logs/metad$i.log" 2>&1 &
+  pids+=($!)
+done
+meta_endpoints=127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203
+for _ in $(seq 1 200); do
+  if json=$("$bin/metactl" --endpoints "$meta_endpoints" --json status 2>/dev/null) &&
+    [ "$(grep -o '"group_id"' <<<"$json" | wc -l)" -gt 0 ] &&
+    [ "$(grep -o '"group_id"' <<<"$json" | wc -l)" = "$(grep -o '"leader_id"' <<<"$json" | wc -l)" ]; then
+    break
+  fi
+  sleep 0.1
+done
+"$bin/metactl" --endpoints "$meta_endpoints" status
+workloads meta "$meta_endpoints"
+bench "session creates, 100 per batch, 64 clients" meta "$meta_endpoints" --workload session \
+  --conns 16 --clients 64 --batch 100
+bench "offset commits, 100 per batch, 64 clients" meta "$meta_endpoints" --workload offset \
+  --conns 16 --clients 64 --batch 100
+stop_servers
+
+# --- the ratio table ----------------------------------------------------------------------------
+awk '
+  function field(line, name,   m) {
+    if (match(line, "\"" name "\":(\"[^\"]*\"|[-0-9.e+]+)")) {
+      m = substr(line, RSTART + length(name) + 3, RLENGTH - length(name) - 3)
+      gsub(/"/, "", m)
+      return m
+    }
+    return ""
+  }
+  {
+    label = field($0, "label"); backend = field($0, "backend")
+    if (!(label in seen)) { seen[label] = 1; order[n++] = label }
+    rate[backend, label] = field($0, "items_per_s")
+    p50[backend, label] = field($0, "p50_ms")
+    cpu[backend, label] = field($0, "server_cpu_us_per_op")
+  }
+  END {
+    printf "%-46s %10s %10s %7s %9s %9s %10s %10s\n", "workload", "etcd/s", "metad/s", "ratio",
+           "etcd p50", "metad p50", "etcd cpu", "metad cpu"
+    for (i = 0; i < n; i++) {
+      l = order[i]; e = rate["etcd", l]; m = rate["meta", l]
+      printf "%-46s %10s %10.0f %7s %9s %9s %10s %10s\n", l, (e == "" ? "-" : sprintf("%.0f", e)),
+             m, (e == "" || e == 0 ? "-" : sprintf("%.2fx", m / e)),
+             (e == "" ? "-" : sprintf("%.3f", p50["etcd", l])), sprintf("%.3f", p50["meta", l]),
+             (e == "" ? "-" : sprintf("%.0f us", cpu["etcd", l])), sprintf("%.0f us", cpu["meta", l])
+    }
+    print "(items/s: operations, or sessions/offsets for batches; p50 in ms; cpu: all 3 servers, per operation)"
+  }' "$results"
