@@ -42,15 +42,7 @@ done
 
 # Ready when every member reports a leader for each of its groups.
 ready=0
-for _ in $(seq 1 200); do
-  if json=$("$bin/metactl" --json status 2>/dev/null) &&
-    [ "$(grep -o '"group_id"' <<<"$json" | wc -l)" -gt 0 ] &&
-    [ "$(grep -o '"group_id"' <<<"$json" | wc -l)" = "$(grep -o '"leader_id"' <<<"$json" | wc -l)" ]; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
+bash ci/cluster_ready.sh "$bin/metactl" 127.0.0.1:9101,127.0.0.1:9102,127.0.0.1:9103 20 && ready=1
 if [ "$ready" != 1 ]; then
   echo "the cluster did not come up; logs in $dir/logs/" >&2
   tail -n 20 "$dir"/logs/*.log >&2

@@ -17,12 +17,7 @@ dir=${BENCH_DIR:-bench-data}
 bin=build/release/cmd
 results=$dir/results.jsonl
 
-bash ci/setup.sh
-if ! command -v etcd >/dev/null; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends etcd-server
-fi
+bash ci/setup.sh  # etcd-server included
 bash ci/build.sh release metad metactl metabench
 
 pids=()
@@ -102,14 +97,8 @@ EOT
   pids+=($!)
 done
 meta_endpoints=127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203
-for _ in $(seq 1 200); do
-  if json=$("$bin/metactl" --endpoints "$meta_endpoints" --json status 2>/dev/null) &&
-    [ "$(grep -o '"group_id"' <<<"$json" | wc -l)" -gt 0 ] &&
-    [ "$(grep -o '"group_id"' <<<"$json" | wc -l)" = "$(grep -o '"leader_id"' <<<"$json" | wc -l)" ]; then
-    break
-  fi
-  sleep 0.1
-done
+bash ci/cluster_ready.sh "$bin/metactl" "$meta_endpoints" 60 ||
+  { echo "metad did not come up; logs in $dir/logs/" >&2; exit 1; }
 "$bin/metactl" --endpoints "$meta_endpoints" status
 workloads meta "$meta_endpoints"
 bench "session creates, 100 per batch, 64 clients" meta "$meta_endpoints" --workload session \

@@ -263,6 +263,15 @@ struct Connection {
   std::unique_ptr<etcdserverpb::KV::Stub> etcd;
 };
 
+// A writer id fresh on every run, whatever the seed: the service remembers (writer, sequence)
+// pairs, and a rerun restarting at sequence 1 under an old id would be refused as stale.
+uint64_t FreshWriterId(int index) {
+  uint64_t id = std::random_device()();
+  id = (id << 32) ^ static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
+  id ^= static_cast<uint64_t>(index) << 40;
+  return id | 1;  // 0 would turn exactly-once off
+}
+
 // One client: one request in flight; its results are touched only by its own callback chain.
 class Client {
  public:
@@ -271,7 +280,7 @@ class Client {
         conn_(conn),
         index_(index),
         rng_(run.opt.seed * 1000003 + static_cast<uint64_t>(index)),
-        writer_id_(rng_() | 1) {
+        writer_id_(FreshWriterId(index)) {
     std::uniform_int_distribution<int> letter('a', 'z');
     value_.resize(static_cast<size_t>(run.opt.value_size));
     for (char& c : value_) c = static_cast<char>(letter(rng_));
