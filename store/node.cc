@@ -28,8 +28,9 @@ struct Node::Group {
     Instant issued;
   };
   bool read_queued = false;
-  Promise<uint64_t> queued_read;           // the next round's readers (when read_queued)
-  std::map<std::string, ReadRound> reads;  // rounds in flight, by ReadIndex context
+  Promise<uint64_t> queued_read;  // the next round's readers (when read_queued)
+  Instant last_read_issued;
+  std::map<std::string, ReadRound> reads;                // rounds in flight, by ReadIndex context
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
   uint64_t bytes_since_compaction = 0;
   uint64_t lead = raft::kNone;       // the leader as of the last Ready
@@ -322,8 +323,15 @@ void Node::ScheduleTurn() {
 }
 
 void Node::IssueReads() {
+  // One round in flight per group: the readers that arrive meanwhile wait for the next round,
+  // which starts when this one answers, so under load a round serves everyone queued behind it.
+  // A round that seems lost (a dropped message) stops holding the next one back after a
+  // heartbeat interval.
+  const Instant now = env_.Now();
+  const Duration patience = options_.tick_interval * options_.heartbeat_ticks;
   for (auto& [id, g] : groups_) {
     if (!g->read_queued) continue;
+    if (!g->reads.empty() && now - g->last_read_issued < patience) continue;
     g->read_queued = false;
     Promise<uint64_t> round = std::move(g->queued_read);
     std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
@@ -331,7 +339,8 @@ void Node::IssueReads() {
       round.Set(s.Annotate("group " + std::to_string(id)));
       continue;
     }
-    g->reads.emplace(std::move(ctx), Group::ReadRound{std::move(round), env_.Now()});
+    g->reads.emplace(std::move(ctx), Group::ReadRound{std::move(round), now});
+    g->last_read_issued = now;
   }
 }
 
@@ -516,6 +525,7 @@ Status Node::ApplyReady(Group& g, raft::Ready& rd) {
     it->second.promise.Set(rs.index);
     g.reads.erase(it);
   }
+  if (g.read_queued && g.reads.empty()) ScheduleTurn();  // the next round may start
   return Status::Ok();
 }
 
