@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's run command: installs what is missing, builds (Release), starts a 3-node cluster on
+# The README's run command: installs what is missing, builds (Release, simulation hooks compiled out), starts a 3-node cluster on
 # loopback (ports 9101-9103, data and logs under local-cluster/) and shows how to use it.
 #   bash ci/run.sh          start it (a cluster already running is stopped first; data is kept)
 #   bash ci/run.sh stop     stop it (SIGTERM: each node drains and exits)
@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=local-cluster
-bin=build/release/cmd
+bin=build/daemon/cmd
 
 stop() {
   local pids=()
@@ -32,7 +32,7 @@ case "${1:-start}" in
 esac
 
 bash ci/setup.sh
-bash ci/build.sh release metad metactl
+bash ci/build.sh daemon  # metad, metactl, metabench
 stop
 mkdir -p "$dir/logs"
 for i in 1 2 3; do

@@ -14,11 +14,11 @@ seconds=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-1000}
 conns=$((clients >= 100 ? 100 : clients))
 dir=${BENCH_DIR:-bench-data}
-bin=build/release/cmd
+bin=build/daemon/cmd
 results=$dir/results.jsonl
 
 bash ci/setup.sh  # etcd-server included
-bash ci/build.sh release metad metactl metabench
+bash ci/build.sh daemon metad metactl metabench
 
 pids=()
 stop_servers() {
