@@ -44,9 +44,11 @@ Status CheckBasic(const Raft& r) {
     if (r.vote() != r.id()) return Broken(r.id(), "leader that did not vote for itself");
     const Progress* self = const_cast<ProgressTracker&>(r.tracker()).Get(r.id());
     if (self == nullptr) return Broken(r.id(), "leader without its own progress");
-    if (self->match_index != log.LastIndex()) {
-      return Broken(r.id(), "leader's own match " + N(self->match_index) + " != last index " +
-                                N(log.LastIndex()));
+    // Its own copy counts once persisted (Raft::OnPersisted): never more, and never less once
+    // persisted.
+    if (self->match_index != log.StableLastIndex()) {
+      return Broken(r.id(), "leader's own match " + N(self->match_index) +
+                                " != its persisted last index " + N(log.StableLastIndex()));
     }
     for (const auto& [id, pr] : r.tracker().progress()) {
       if (pr.match_index > log.LastIndex()) {

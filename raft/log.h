@@ -5,6 +5,7 @@
 //   |------ Storage (persisted) -------------------|-- unstable --|
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -57,6 +58,10 @@ class RaftLog {
   // The caller persisted entries up to (index, term) / the snapshot at `index`.
   void StableTo(uint64_t index, uint64_t term);
   void StableSnapshotTo(uint64_t index);
+  // The last index of the persisted prefix (everything before the unstable entries).
+  uint64_t StableLastIndex() const {
+    return unstable_.empty() ? LastIndex() : std::min(LastIndex(), unstable_offset_ - 1);
+  }
 
   // Replaces the log with the snapshot (follower receiving InstallSnapshot).
   void Restore(const Snapshot& snapshot);

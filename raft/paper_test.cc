@@ -146,19 +146,41 @@ class Peer {
   Raft& r() { return *raft_; }
   Raft* operator->() { return raft_.get(); }
 
-  // Steps a message from a peer, expecting it to be accepted.
+  // Steps a message from a peer, expecting it to be accepted. Like a driver, the peer persists
+  // what it appended before anything else happens (the leader's own copy counts toward a quorum
+  // only once persisted).
   void Recv(const Message& m) {
+    Persist();
     Status s = raft_->Step(m);
     EXPECT_TRUE(s.ok()) << s;
+    Persist();
   }
   // The messages emitted since the last call.
   std::vector<Message> Take() {
+    Persist();
     std::vector<Message> out = std::move(raft_->messages());
     raft_->messages().clear();
     return out;
   }
   void Tick(int n = 1) {
-    for (int i = 0; i < n; ++i) raft_->Tick();
+    for (int i = 0; i < n; ++i) {
+      raft_->Tick();
+      Persist();
+    }
+  }
+  // Writes the unstable snapshot and entries to storage and tells Raft they are durable.
+  void Persist() {
+    RaftLog& log = raft_->mutable_log();
+    if (log.unstable_snapshot()) {
+      const uint64_t index = log.unstable_snapshot()->metadata().index();
+      CHECK(storage_.ApplySnapshot(*log.unstable_snapshot()).ok());
+      log.StableSnapshotTo(index);
+    }
+    if (log.unstable_entries().empty()) return;
+    const Entry last = log.unstable_entries().back();
+    CHECK(storage_.Append(log.unstable_entries()).ok());
+    log.StableTo(last.index(), last.term());
+    raft_->OnPersisted(last.index(), last.term());
   }
 
  private:
@@ -654,9 +676,26 @@ TEST(PaperTest, LeaderCommitsEntryOnceReplicatedOnMajority_5_3) {
     Peer p({.voters = voters});
     ASSERT_TRUE(ElectSelf(p));
     ASSERT_TRUE(p->Propose("x").ok());
+    p.Persist();
     for (uint64_t id : c.acks) p.Recv(AppResp(id, 1, 1, 2));
     EXPECT_EQ(p->log().committed(), c.committed ? 2u : 0u);
   }
+}
+
+// Thesis §10.2.1: the leader may write to its disk in parallel with replicating, so its appends
+// can go out before its own fsync; its own copy then counts toward a majority only once durable.
+TEST(PaperTest, LeaderCountsItsOwnCopyOnlyOncePersisted_10_2_1) {
+  Peer p({.voters = {1, 2, 3}});
+  ASSERT_TRUE(ElectSelf(p));
+  ASSERT_TRUE(p->Propose("x").ok());  // entry 2, not yet persisted by the leader
+  ASSERT_TRUE(p->Step(AppResp(2, 1, 1, 2)).ok());
+  EXPECT_EQ(p->log().committed(), 1u);  // the no-op, durable on both; entry 2 only on node 2
+  p.Persist();
+  EXPECT_EQ(p->log().committed(), 2u);  // the leader's and node 2's
+  ASSERT_TRUE(p->Propose("y").ok());    // entry 3: two followers are a majority without it
+  ASSERT_TRUE(p->Step(AppResp(2, 1, 1, 3)).ok());
+  ASSERT_TRUE(p->Step(AppResp(3, 1, 1, 3)).ok());
+  EXPECT_EQ(p->log().committed(), 3u);
 }
 
 // "The leader keeps track of the highest index it knows to be committed, and it includes that

@@ -108,7 +108,7 @@ void Raft::Reset(uint64_t term) {
     const bool learner = pr.is_learner;
     pr = Progress(log_.LastIndex() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes,
                   learner);
-    if (id == id_) pr.match_index = log_.LastIndex();
+    if (id == id_) pr.match_index = log_.StableLastIndex();
   }
   pending_conf_index_ = 0;
   uncommitted_size_ = 0;
@@ -771,10 +771,23 @@ bool Raft::AppendEntries(std::vector<Entry> ents) {
     e.set_term(term_);
     e.set_index(++index);
   }
-  const uint64_t last = log_.Append(ents);
-  tracker_.Get(id_)->MaybeUpdate(last);
-  MaybeCommit();  // a single voter commits at once
+  log_.Append(ents);
+  // The leader's own copy counts toward a quorum only once persisted (OnPersisted): its appends
+  // may go out before its own fsync, so counting it now could commit an entry held durably by
+  // fewer than a quorum.
   return true;
+}
+
+void Raft::OnPersisted(uint64_t index, uint64_t term) {
+  // The entry may have been overwritten since (a new leader truncated it): count only what is
+  // still in the log as persisted.
+  if (!log_.MatchTerm(index, term)) return;
+  Progress* self = tracker_.Get(id_);
+  if (self == nullptr || !self->MaybeUpdate(index) || state_ != StateType::kLeader) return;
+  if (MaybeCommit()) {
+    ReleasePendingReadIndexes();
+    BcastAppend();
+  }
 }
 
 void Raft::ReduceUncommittedSize(const std::vector<Entry>& committed) {

@@ -77,6 +77,10 @@ class Raft {
   Status ReadIndex(std::string context);
   // Applies a committed conf change entry; returns the new configuration.
   raftpb::ConfState ApplyConfChange(const ConfChange& cc);
+  // Entries up to `index` (of `term`) are durable on this node (RawNode::Advance calls it). The
+  // leader counts its own copy toward a quorum from here on, so it may send its appends before
+  // its own fsync (thesis §10.2.1): leader and followers write to disk in parallel.
+  void OnPersisted(uint64_t index, uint64_t term);
   // Reports a snapshot transfer outcome / an unreachable peer (from the transport).
   void ReportSnapshot(uint64_t to, bool failed);
   void ReportUnreachable(uint64_t to);

@@ -64,7 +64,10 @@ void RawNode::Advance(const Ready& rd) {
   if (rd.soft_state) prev_soft_ = *rd.soft_state;
   if (rd.hard_state) prev_hard_ = *rd.hard_state;
   RaftLog& log = raft_.mutable_log();
-  if (!rd.entries.empty()) log.StableTo(rd.entries.back().index(), rd.entries.back().term());
+  if (!rd.entries.empty()) {
+    log.StableTo(rd.entries.back().index(), rd.entries.back().term());
+    raft_.OnPersisted(rd.entries.back().index(), rd.entries.back().term());
+  }
   if (rd.snapshot) {
     log.StableSnapshotTo(rd.snapshot->metadata().index());
     log.AppliedTo(rd.snapshot->metadata().index());

@@ -4,7 +4,10 @@
 //   if (node.HasReady()) {
 //     Ready rd = node.GetReady();
 //     1. persist rd.hard_state, rd.entries and rd.snapshot — durably (fsync) when rd.must_sync;
-//     2. send rd.messages (they may assume step 1 happened: votes and appends are acknowledged);
+//     2. send rd.messages (they may assume step 1 happened: votes and appends are acknowledged).
+//        Exception: a leader whose term and vote in rd are those already persisted may send
+//        before step 1 — its appends and heartbeats acknowledge nothing, and its own entries
+//        count toward a quorum only from Advance (Raft::OnPersisted);
 //     3. apply rd.snapshot, then rd.committed_entries, to the state machine (conf changes through
 //        ApplyConfChange);
 //     4. node.Advance(rd);

@@ -384,6 +384,18 @@ void Node::ProcessTurn() {
   }
   if (readies.empty()) return;
   ++turns_;
+  // A leader's appends and heartbeats claim nothing about its own disk, so they go out before
+  // its fsync and the followers write in parallel with it (its own copy counts toward a quorum
+  // only once persisted: raft::Raft::OnPersisted). What a term or vote change rides on waits.
+  std::vector<std::pair<Group*, raft::Ready>> early;
+  for (auto& [g, rd] : readies) {
+    if (rd.messages.empty() || !SendsBeforePersist(*g, rd)) continue;
+    raft::Ready messages_only;
+    messages_only.messages = std::move(rd.messages);
+    rd.messages.clear();
+    early.emplace_back(g, std::move(messages_only));
+  }
+  if (!early.empty()) SendMessages(early);
   if (Status s = Persist(readies); !s.ok()) return FailStop(s);
   SendMessages(readies);
   for (auto& [g, rd] : readies) {
@@ -407,6 +419,13 @@ void Node::FailStop(const Status& why) {
   env_.log().error("fail-stop: {}", why.ToString());
   failure_ = why;
   Stop();
+}
+
+bool Node::SendsBeforePersist(const Group& g, const raft::Ready& rd) const {
+  const raft::HardState& stored = g.log->hard_state();
+  return g.raft->raft().state() == raft::StateType::kLeader && !rd.snapshot &&
+         (!rd.hard_state ||
+          (rd.hard_state->term() == stored.term() && rd.hard_state->vote() == stored.vote()));
 }
 
 Status Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {

@@ -3,11 +3,13 @@
 // handlers are fibers that call Write/Read and suspend until their command is applied.
 //
 // One loop turn (ProcessTurn), for all groups together:
-//   1. persist every group's Ready — entries, hard states, received snapshots — in ONE WriteBatch
-//      with ONE fsync (group commit);
-//   2. send every group's messages, one RaftFrame per peer;
-//   3. apply committed entries (each apply writes data + applied index atomically) and answer
-//      the waiting proposers and readers;
+//   1. send the messages of groups this node leads (appends, heartbeats): followers persist in
+//      parallel with the leader's own fsync;
+//   2. persist every group's Ready — entries, hard states, received snapshots — in ONE WriteBatch
+//      with ONE fsync (group commit), then send the other messages (votes, acknowledgements),
+//      one RaftFrame per peer;
+//   3. apply committed entries (a group's entries of the turn, their data and the applied index,
+//      in one atomic RocksDB write) and answer the waiting proposers and readers;
 //   4. Advance every group; compact logs past the snapshot threshold.
 #pragma once
 
@@ -135,6 +137,8 @@ class Node {
   void IssueReads();
   void ExpireReads();
   Status Persist(std::vector<std::pair<Group*, raft::Ready>>& readies);
+  // A leader whose term and vote are already on disk may send this Ready's messages first.
+  bool SendsBeforePersist(const Group& g, const raft::Ready& rd) const;
   void SendMessages(std::vector<std::pair<Group*, raft::Ready>>& readies);
   Status ApplyReady(Group& g, raft::Ready& rd);
   // Stages `e`; the write waiting for it, if any, goes to `answers` (answered after the flush).
