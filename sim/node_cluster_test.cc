@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/fiber.h"
+#include "sim/network.h"
 #include "store/test_util.h"
 
 namespace meta::sim {
@@ -176,6 +177,54 @@ TEST_F(NodeClusterTest, LargeSnapshotTravelsInChunksAndByteThresholdCompacts) {
       lagging, [](store::Node& n) { return n.Get("big0", false); });
   ASSERT_TRUE(v && v->ok());
   EXPECT_EQ((*v)->value().size(), 64u << 10);
+}
+
+TEST_F(NodeClusterTest, WriteOvertakenBySnapshotOnItsOriginHasAnUnknownOutcome) {
+  // Long election timeouts (the node cut off below keeps its leader: no leader change aborts its
+  // write); elections are started by hand instead.
+  cluster_ = std::make_unique<NodeCluster>(
+      NodeClusterOptions{.seed = 5, .nodes = 3, .base_dir = dir_.path(), .tweak = [](auto& o) {
+                           o.election_ticks = 3000;
+                           o.snapshot_entries = 20;
+                         }});
+  ASSERT_TRUE(cluster_->StartAll().ok());
+  for (store::GroupId g : cluster_->node(1).groups()) {
+    ASSERT_TRUE(cluster_->node(1).Campaign(g).ok());
+  }
+  ASSERT_TRUE(cluster_->WaitForLeaders(Seconds(10)));
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  const NodeId origin = leader == 3 ? 2 : 3;
+  ASSERT_TRUE(cluster_->RunUntil(
+      [&] { return cluster_->node(origin).raft(store::kMetadataGroup).lead() == leader; },
+      Seconds(10)));
+  SimNetwork& net = cluster_->world().network();
+  // The origin's proposal reaches the leader twice (a duplicated message: two entries, the second
+  // a no-op "duplicate proposal") and commits without the origin, which hears nothing more from
+  // the leader until the log is compacted past both copies.
+  net.Cut(leader, origin);
+  net.options().duplicate = 1;
+  const uint64_t applied =
+      cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
+  auto result = std::make_shared<std::optional<Result<storepb::ApplyResult>>>();
+  cluster_->SpawnOn(origin, [result](store::Node& n) { result->emplace(n.Write(Put("k", "v"))); });
+  ASSERT_TRUE(cluster_->RunUntil(
+      [&] {
+        return cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index() >=
+               applied + 2;
+      },
+      Seconds(10)));
+  net.options().duplicate = 0;
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(Write(leader, Put("f" + std::to_string(i), "v")).ok());
+  ASSERT_GT(cluster_->node(leader).log(store::kMetadataGroup).FirstIndex(), applied + 2);
+  ASSERT_FALSE(result->has_value());
+  // The origin catches up from a snapshot: it never applies its write's entry, so it cannot know
+  // the write's outcome, and must say so (not wait out the write timeout, and not answer with the
+  // no-op copy's result).
+  net.Heal();
+  ASSERT_TRUE(cluster_->RunUntil([&] { return result->has_value(); }, Seconds(10)));
+  EXPECT_EQ((*result)->status().code(), Code::kAborted) << (*result)->status();
+  EXPECT_EQ(cluster_->node(origin).state_machine(store::kMetadataGroup).applied_index(),
+            cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index());
 }
 
 }  // namespace

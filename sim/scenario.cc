@@ -155,8 +155,9 @@ class Scenario {
         cluster_.world().RunUntil(deadline);
         return done();
       }
-      // Only the node whose event just ran can have changed.
-      violation_ = observer_.ObserveNode(cluster_, cluster_.world().last_event_node());
+      // Only the node whose event just ran can have changed. (Fail, not an assignment: the event
+      // may have been a client's, which reports what it saw through Fail.)
+      Fail(observer_.ObserveNode(cluster_, cluster_.world().last_event_node()));
       RestartFailedNodes();
       // Livelock: something keeps scheduling work without letting virtual time move.
       events_at_same_time_ = cluster_.world().Now() == before ? events_at_same_time_ + 1 : 0;

@@ -169,6 +169,27 @@ void Node::FailInFlight(Group& g) {
   }
 }
 
+void Node::FailWritesOvertakenBySnapshot(Group& g, uint64_t snapshot_index) {
+  // This node applies no entry up to the snapshot's index, so a write of its own committed there
+  // is never answered by its entry. Nor may a later copy of the same proposal answer it (a
+  // duplicated MSG_PROP makes two entries): that copy is a no-op ("duplicate proposal") which says
+  // nothing of what the first one did. Any write in flight may be in the snapshot: its outcome is
+  // unknown (a client retries with the same client id and sequence, and the dedup table answers).
+  const Status aborted = AbortedError(
+      "group " + std::to_string(g.id) + ": a snapshot at index " + std::to_string(snapshot_index) +
+      " replaced the log while the write was in flight; its outcome is unknown (retry with the "
+      "same sequence)");
+  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+    if (it->second.group != g.id) {
+      ++it;
+      continue;
+    }
+    SIM_PROBE("node: in-flight write aborted by a snapshot");
+    it->second.promise.Set(aborted);
+    it = pending_writes_.erase(it);
+  }
+}
+
 std::vector<GroupId> Node::groups() const {
   std::vector<GroupId> out;
   for (const auto& [id, g] : groups_) out.push_back(id);
@@ -527,6 +548,7 @@ Status Node::ApplyReady(Group& g, raft::Ready& rd) {
     SIM_PROBE("node: snapshot installed");
     RETURN_IF_ERROR(g.sm->OnSnapshotInstalled(rd.snapshot->metadata().index())
                         .Annotate("group " + std::to_string(g.id)));
+    FailWritesOvertakenBySnapshot(g, rd.snapshot->metadata().index());
   }
   // Every committed entry is staged, then written as one batch, and only then are the writers
   // answered: an answer never runs ahead of the state it describes.

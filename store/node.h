@@ -149,6 +149,8 @@ class Node {
   void Compact(Group& g, uint64_t index);
   // The group's leader changed: what was in flight through the old one may never come back.
   void FailInFlight(Group& g);
+  // A snapshot replaced the group's log: the writes in flight may be inside it, unanswered.
+  void FailWritesOvertakenBySnapshot(Group& g, uint64_t snapshot_index);
   void OnFrame(NodeId from, const std::string& payload);
   void StepMessage(NodeId from, GroupId group, const raft::Message& m);
   void ExpandHeartbeats(NodeId from, const storepb::CoalescedHeartbeats& hb,
