@@ -53,6 +53,7 @@ Status NodeCluster::Open(NodeId id) {
   o.id = id;
   for (const auto& [member, s] : nodes_) o.members.push_back(member);
   if (options_.tweak) options_.tweak(o);
+  slot.digests.clear();
   ASSIGN_OR_RETURN(slot.node, store::Node::Open(env, o));
   slot.node->Start();
   return Status::Ok();
@@ -148,13 +149,32 @@ std::string NodeCluster::Describe(store::GroupId group) {
 }
 
 Status NodeCluster::CheckConverged(store::GroupId group) {
+  // Applied indexes first: they are free, and while they differ (the usual case while waiting for
+  // convergence) reading every replica's whole range for a digest would be wasted.
+  std::optional<std::pair<NodeId, uint64_t>> applied;
+  for (auto& [id, slot] : nodes_) {
+    if (!slot.node) continue;
+    const uint64_t a = slot.node->state_machine(group).applied_index();
+    if (!applied) {
+      applied.emplace(id, a);
+    } else if (applied->second != a) {
+      return InternalError("group " + std::to_string(group) + " not converged: node " +
+                           std::to_string(applied->first) + " applied " +
+                           std::to_string(applied->second) + ", node " + std::to_string(id) +
+                           " applied " + std::to_string(a));
+    }
+  }
   std::optional<std::pair<uint64_t, uint64_t>> first;
   NodeId first_id = 0;
   for (auto& [id, slot] : nodes_) {
     if (!slot.node) continue;
     store::StateMachine& sm = slot.node->state_machine(group);
-    ASSIGN_OR_RETURN(uint64_t digest, sm.Digest());
-    const std::pair<uint64_t, uint64_t> mine{sm.applied_index(), digest};
+    auto cached = slot.digests.find(group);
+    if (cached == slot.digests.end() || cached->second.first != sm.applied_index()) {
+      ASSIGN_OR_RETURN(uint64_t digest, sm.Digest());
+      cached = slot.digests.insert_or_assign(group, std::pair{sm.applied_index(), digest}).first;
+    }
+    const std::pair<uint64_t, uint64_t> mine = cached->second;
     if (!first) {
       first = mine;
       first_id = id;

@@ -97,6 +97,9 @@ class NodeCluster {
     std::string dir;
     std::unique_ptr<SimDisk> disk;
     std::unique_ptr<store::Node> node;
+    // group -> (applied index, digest) of this incarnation of the node: a replica's state changes
+    // only with its applied index, and CheckConverged runs after every event while waiting.
+    std::map<store::GroupId, std::pair<uint64_t, uint64_t>> digests;
   };
   Status Open(NodeId id);
 

@@ -79,6 +79,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
   // A close is a crash as far as data is concerned: everything acknowledged is in the synced
   // WAL, so recovery never depends on a clean shutdown (and the simulator can test exactly that).
   db_options.avoid_flush_during_shutdown = true;
+  // Nor does an open write the replayed WAL out as level-0 tables: restarts stay fast (the WAL is
+  // kept until the memtables are flushed in the normal course).
+  db_options.avoid_flush_during_recovery = true;
   db_options.max_background_jobs = 2;
   if (storage.file_system) {
     engine->env_ = rocksdb::NewCompositeEnv(storage.file_system);
