@@ -8,7 +8,7 @@ PACKAGES=(
   librocksdb-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libboost-context-dev librapidcheck-dev libgtest-dev libgmock-dev libspdlog-dev
   libbenchmark-dev libtomlplusplus-dev
-  etcd-server   # cmd/metabench: the etcd it is compared with (and its smoke test)
+  etcd-server etcd-client   # cmd/metabench: the etcd it is compared with (and its smoke test)
 )
 
 missing=()

@@ -50,8 +50,8 @@ Status NodeOptions::Validate() const {
     return InvalidArgumentError("need 0 < heartbeat_ticks < election_ticks");
   }
   if (write_timeout <= Duration::Zero()) return InvalidArgumentError("write_timeout must be > 0");
-  if (state_machine.proposal_window == 0) {
-    return InvalidArgumentError("state_machine.proposal_window must be > 0");
+  if (state_machine.proposal_window == 0 || state_machine.proposal_window > UINT32_MAX) {
+    return InvalidArgumentError("state_machine.proposal_window must be in [1, 2^32)");
   }
   return Status::Ok();
 }
@@ -70,6 +70,9 @@ Result<std::unique_ptr<Node>> Node::Open(Env& env, const NodeOptions& options) {
   // Proposal ids start at a random point per process, so an entry proposed by this node before a
   // restart can never be mistaken for one proposed after it.
   node->next_proposal_id_ = env.random().Next() | 1;
+  // Likewise ReadIndex contexts: an answer meant for the previous process must not match a round
+  // of this one (it would carry an index taken before this round's readers arrived).
+  node->next_read_id_ = env.random().Next() | 1;
   return node;
 }
 
@@ -85,6 +88,9 @@ Status Node::LoadGroup(GroupId id) {
   RETURN_IF_ERROR(g->sm->Load().Annotate("group " + std::to_string(id)));
   Group* raw = g.get();
   g->log->SetSnapshotProvider([raw]() -> Result<raft::Snapshot> {
+    // Mid-batch (a conf change staged, its conf state already in the log storage) the flushed
+    // state and the configuration would disagree: Raft retries later.
+    if (raw->sm->staged()) return raft::SnapshotTemporarilyUnavailableError();
     ASSIGN_OR_RETURN(uint64_t term, raw->log->Term(raw->sm->applied_index()));
     return raw->sm->BuildSnapshot(term, raw->log->conf_state());
   });
@@ -553,8 +559,19 @@ Status Node::ApplyReady(Group& g, raft::Ready& rd) {
   // Every committed entry is staged, then written as one batch, and only then are the writers
   // answered: an answer never runs ahead of the state it describes.
   std::vector<std::pair<PendingWrite, storepb::ApplyResult>> answers;
-  for (const raft::Entry& e : rd.committed_entries) RETURN_IF_ERROR(ApplyEntry(g, e, answers));
-  RETURN_IF_ERROR(g.sm->Flush().Annotate("group " + std::to_string(g.id) + ": applying"));
+  Status s = Status::Ok();
+  for (const raft::Entry& e : rd.committed_entries) {
+    if (s = ApplyEntry(g, e, answers); !s.ok()) break;
+  }
+  if (s.ok()) s = g.sm->Flush().Annotate("group " + std::to_string(g.id) + ": applying");
+  if (!s.ok()) {
+    // The node fail-stops; these writes are committed and will apply after the restart.
+    for (auto& [w, result] : answers) {
+      w.promise.Set(AbortedError("node " + std::to_string(options_.id) +
+                                 " failed while applying; the outcome is unknown"));
+    }
+    return s;
+  }
   for (auto& [w, result] : answers) w.promise.Set(std::move(result));
   while (!g.apply_waiters.empty() && g.apply_waiters.begin()->first <= g.sm->applied_index()) {
     g.apply_waiters.begin()->second.Set(Unit{});
@@ -625,9 +642,7 @@ void Node::MaybeCompact(Group& g) {
   // (Not when the log grew by bytes: keeping entries would defeat the byte bound.)
   if (g.bytes_since_compaction >= options_.snapshot_bytes) return Compact(g, applied);
   const uint64_t keep = std::min(options_.snapshot_catchup_entries, options_.snapshot_entries / 2);
-  if (applied <= keep) return;
-  const uint64_t index = applied - keep;
-  if (index >= g.log->FirstIndex()) Compact(g, index);
+  Compact(g, applied - keep);  // >= FirstIndex(): applied >= FirstIndex() + 2 * keep
 }
 
 void Node::Compact(Group& g, uint64_t index) {

@@ -50,9 +50,9 @@ struct NodeOptions {
   // this many bytes of commands, were applied since the last compaction.
   uint64_t snapshot_entries = 10000;
   uint64_t snapshot_bytes = 64 << 20;
-  // Entries kept below the applied index when compacting for size (etcd keeps 5000 too), so a
-  // follower slightly behind is served from the log rather than sent a snapshot. At most half of
-  // snapshot_entries.
+  // Entries kept below the applied index when compacting by count (etcd keeps 5000 too), so a
+  // follower slightly behind is served from the log rather than sent a snapshot. Capped at half of
+  // snapshot_entries; compacting by bytes keeps none.
   uint64_t snapshot_catchup_entries = 5000;
   StateMachineOptions state_machine;
   EngineOptions engine;

@@ -62,6 +62,9 @@ Status StateMachine::Load() {
   std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> rows;
   it.reset(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
   for (it->Seek(pprefix); it->Valid() && it->key().starts_with(pprefix); it->Next()) {
+    // A row of the 0.1.0 layout (one per origin: the whole window as a protobuf) is skipped: the
+    // ids it held only guarded against duplicates of proposals long since applied.
+    if (it->key().size() == pprefix.size() + 8) continue;
     std::optional<uint64_t> origin = ReadBigEndian64(it->key().ToStringView(), pprefix.size());
     std::optional<uint64_t> count = ReadBigEndian64(it->value().ToStringView(), 0);
     std::optional<uint64_t> id = ReadBigEndian64(it->value().ToStringView(), 8);

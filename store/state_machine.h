@@ -59,6 +59,7 @@ class StateMachine {
   Result<storepb::ApplyResult> Stage(
       const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
   Status Flush();
+  bool staged() const { return staged_index_ != applied_index_; }
 
   // A snapshot of the group at the applied index: every key of its data range, read from one
   // RocksDB snapshot.
@@ -127,8 +128,9 @@ class StateMachine {
   std::unordered_map<std::string, std::optional<std::string>> staged_;  // data key -> value
   std::vector<std::pair<std::string, std::optional<storepb::KvValue>>> staged_cache_;
   CacheManager cache_;
-  // A proposal seen before (a duplicated or re-forwarded message) is applied once: the last
-  // `proposal_window` ids of each origin node are remembered, persisted and in snapshots.
+  // A proposal seen before (a duplicated or re-forwarded message) is applied once: for commands
+  // without a client id (those with one have their dedup record), the last `proposal_window` ids
+  // of each origin node are remembered, persisted and in snapshots.
   bool SeenProposal(uint64_t origin, uint64_t id) const;
   void RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, uint64_t id);
   struct Window {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/write_batch.h>
 
+#include "core/key_codec.h"
 #include "store/test_util.h"
 
 namespace meta::store {
@@ -122,6 +123,26 @@ TEST_F(StateMachineTest, ADuplicatedProposalAppliesOnceEvenAfterAReload) {
   c.set_origin_node(4);  // the same id from another node is another proposal
   EXPECT_EQ(Apply(reloaded, c).code(), 0);
   EXPECT_EQ(reloaded.Get("k")->version(), 2u);
+}
+
+TEST_F(StateMachineTest, ProposalWindowRowsOfTheOldLayoutAreSkippedOnLoad) {
+  // 0.1.0 kept one row per origin (8-byte key suffix); a data dir written by it still opens.
+  auto engine = Open(dir_.path());
+  rocksdb::WriteBatch batch;
+  batch.Put(engine->data(GroupType::kMetadata),
+            DataKey(kMetadataGroup, Space::kProposals, BigEndian64(3)), "\x0a\x01\x05");
+  ASSERT_TRUE(engine->Write(batch, /*sync=*/false).ok());
+  StateMachine sm(*engine, kMetadataGroup, {});
+  ASSERT_TRUE(sm.Load().ok());
+  // A row of the current layout that is cut short is still corruption.
+  rocksdb::WriteBatch bad;
+  bad.Put(engine->data(GroupType::kMetadata),
+          DataKey(kMetadataGroup, Space::kProposals,
+                  BigEndian64(3) + std::string("\x00\x00\x00\x01", 4)),
+          "short");
+  ASSERT_TRUE(engine->Write(bad, /*sync=*/false).ok());
+  StateMachine reloaded(*engine, kMetadataGroup, {});
+  EXPECT_EQ(reloaded.Load().code(), Code::kDataLoss);
 }
 
 TEST_F(StateMachineTest, StagedEntriesSeeEachOtherAndLandInOneFlush) {

@@ -42,12 +42,17 @@ bench() {
   echo "== $backend: $label"
   "$bin/metabench" --backend "$backend" --endpoints "$endpoints" --label "$label" \
     --duration "$seconds" --warmup 2 --key-size 8 --value-size 256 \
-    --server-pids "$(IFS=,; echo "${pids[*]}")" --json "$@" >>"$results"
+    --server-pids "$(IFS=,; echo "${pids[*]}")" --json "$@" >>"$results" ||
+    echo "== $backend: $label: metabench reported errors (see the table above); row kept" >&2
 }
 
+# workloads BACKEND ENDPOINTS LEADER FOLLOWER: one client is latency-bound, and a write through a
+# follower pays a forwarding hop, so it runs against the (metadata) leader and against a follower.
 workloads() {
-  local backend=$1 endpoints=$2
-  bench "put, 1 client" "$backend" "$endpoints" --workload put --conns 1 --clients 1
+  local backend=$1 endpoints=$2 leader=$3 follower=$4
+  bench "put, 1 client, to the leader" "$backend" "$leader" --workload put --conns 1 --clients 1
+  bench "put, 1 client, via a follower" "$backend" "$follower" --workload put --conns 1 \
+    --clients 1
   bench "put, $clients clients" "$backend" "$endpoints" --workload put --conns "$conns" \
     --clients "$clients"
   bench "linearizable get, $clients clients" "$backend" "$endpoints" --workload get \
@@ -77,7 +82,11 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 ETCDCTL_API=3 etcdctl --endpoints "$etcd_endpoints" endpoint health
-workloads etcd "$etcd_endpoints"
+# `endpoint status -w simple`: "addr, id, version, db size, is leader, ..."
+etcd_leader=$(ETCDCTL_API=3 etcdctl --endpoints "$etcd_endpoints" endpoint status -w simple |
+  awk -F', ' '$5 == "true" {print $1}' | sed 's|^http://||')
+etcd_follower=$(tr ',' '\n' <<<"$etcd_endpoints" | grep -v -x "$etcd_leader" | head -n1)
+workloads etcd "$etcd_endpoints" "$etcd_leader" "$etcd_follower"
 stop_servers
 
 # --- metad --------------------------------------------------------------------------------------
@@ -100,7 +109,11 @@ meta_endpoints=127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203
 bash ci/cluster_ready.sh "$bin/metactl" "$meta_endpoints" 60 ||
   { echo "metad did not come up; logs in $dir/logs/" >&2; exit 1; }
 "$bin/metactl" --endpoints "$meta_endpoints" status
-workloads meta "$meta_endpoints"
+# `metactl status`: "ID (ADDR)  GROUP  KIND  ROLE ..."; the KV lives in the metadata group.
+meta_leader=$("$bin/metactl" --endpoints "$meta_endpoints" status |
+  awk '$4 == "metadata" && $5 == "leader" {gsub(/[()]/, "", $2); print $2; exit}')
+meta_follower=$(tr ',' '\n' <<<"$meta_endpoints" | grep -v -x "$meta_leader" | head -n1)
+workloads meta "$meta_endpoints" "$meta_leader" "$meta_follower"
 bench "session creates, 100 per batch, 64 clients" meta "$meta_endpoints" --workload session \
   --conns 16 --clients 64 --batch 100
 bench "offset commits, 100 per batch, 64 clients" meta "$meta_endpoints" --workload offset \

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -105,6 +106,23 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   return out;
 }
 
+// Exits at once, without destructors: gRPC callbacks may still be running on other threads.
+[[noreturn]] void Die() {
+  std::fflush(nullptr);
+  std::_Exit(1);
+}
+
+uint64_t ParseInt(const std::string& flag, const std::string& v, uint64_t min, uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0 || n < min || n > max) {
+    Usage(flag + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+          "], got '" + v + "'");
+  }
+  return n;
+}
+
 double ParseNumber(const std::string& flag, const std::string& v, double min, double max) {
   char* end = nullptr;
   double d = std::strtod(v.c_str(), &end);
@@ -152,31 +170,31 @@ Options ParseFlags(int argc, char** argv) {
       o.workload = it->second;
       o.workload_name = v;
     } else if (flag == "--conns") {
-      o.conns = static_cast<int>(ParseNumber(flag, v, 1, 10000));
+      o.conns = static_cast<int>(ParseInt(flag, v, 1, 10000));
     } else if (flag == "--clients") {
-      o.clients = static_cast<int>(ParseNumber(flag, v, 1, 100000));
+      o.clients = static_cast<int>(ParseInt(flag, v, 1, 100000));
     } else if (flag == "--rate") {
       o.rate = ParseNumber(flag, v, 0, 1e8);
     } else if (flag == "--duration") {
       o.duration_s = ParseNumber(flag, v, 0.1, 86400);
     } else if (flag == "--total") {
-      o.total = static_cast<uint64_t>(ParseNumber(flag, v, 1, 1e12));
+      o.total = ParseInt(flag, v, 1, uint64_t{1} << 40);
     } else if (flag == "--warmup") {
       o.warmup_s = ParseNumber(flag, v, 0, 3600);
     } else if (flag == "--key-space") {
-      o.key_space = static_cast<uint64_t>(ParseNumber(flag, v, 1, 1e9));
+      o.key_space = ParseInt(flag, v, 1, 1000000000);
     } else if (flag == "--key-size") {
-      o.key_size = static_cast<int>(ParseNumber(flag, v, 1, 4096));
+      o.key_size = static_cast<int>(ParseInt(flag, v, 1, 4096));
     } else if (flag == "--value-size") {
-      o.value_size = static_cast<int>(ParseNumber(flag, v, 0, 1 << 20));
+      o.value_size = static_cast<int>(ParseInt(flag, v, 0, 1 << 20));
     } else if (flag == "--batch") {
-      o.batch = static_cast<int>(ParseNumber(flag, v, 1, 10000));
+      o.batch = static_cast<int>(ParseInt(flag, v, 1, 10000));
     } else if (flag == "--server-pids") {
       for (const auto& p : Split(v, ',')) {
-        o.server_pids.push_back(static_cast<int>(ParseNumber(flag, p, 1, 1 << 30)));
+        o.server_pids.push_back(static_cast<int>(ParseInt(flag, p, 1, 1 << 30)));
       }
     } else if (flag == "--seed") {
-      o.seed = static_cast<uint64_t>(ParseNumber(flag, v, 0, 1.8e19));
+      o.seed = ParseInt(flag, v, 0, UINT64_MAX);
     } else if (flag == "--label") {
       o.label = v;
     } else {
@@ -223,7 +241,7 @@ double ServerCpuSeconds(const std::vector<int>& pids) {
     double s = CpuSecondsOfPid(pid);
     if (s < 0) {
       std::fprintf(stderr, "metabench: cannot read /proc/%d/stat (is the server running?)\n", pid);
-      std::exit(1);
+      Die();
     }
     total += s;
   }
@@ -296,7 +314,7 @@ class Client {
     Call(kOpPut, Key(k, run_.opt.key_size), [this, done](const grpc::Status& s) {
       if (!s.ok()) {
         std::fprintf(stderr, "metabench: preload put failed: %s\n", s.error_message().c_str());
-        std::exit(1);
+        Die();
       }
       Preload(done);
     });
@@ -370,7 +388,7 @@ class Client {
     ctx_ = std::make_unique<grpc::ClientContext>();
     ctx_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     done_ = std::move(done);
-    // The callback may start this client's next call, which replaces done_: run it off the stack.
+    // The callback may start this client's next call, which replaces done_: move it out first.
     auto cb = [this](grpc::Status s) {
       Done done = std::move(done_);
       done(s);
@@ -623,7 +641,7 @@ int main(int argc, char** argv) {
   if (pacer.joinable()) pacer.join();
   if (!wait_idle(std::chrono::seconds(30))) {
     std::fprintf(stderr, "metabench: requests still in flight 30 s after the end; giving up\n");
-    return 1;
+    Die();
   }
 
   double seconds = std::chrono::duration<double>(window_end - window_start).count();

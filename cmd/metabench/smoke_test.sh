@@ -39,8 +39,11 @@ fi
 
 server_pids=$(IFS=,; echo "${pids[*]}")
 for w in put get sget mixed session offset; do
-  out=$("$metabench" --endpoints "$endpoints" --workload "$w" --duration 1 --warmup 0.2 \
-    --clients 8 --conns 2 --key-space 50 --batch 10 --server-pids "$server_pids" --json --seed 7)
+  if ! out=$("$metabench" --endpoints "$endpoints" --workload "$w" --duration 1 --warmup 0.2 \
+    --clients 8 --conns 2 --key-space 50 --batch 10 --server-pids "$server_pids" --json --seed 7); then
+    echo "smoke: metabench $w failed: $out" >&2
+    exit 1
+  fi
   echo "$w: $out"
   grep -q '"errors":0' <<<"$out" || { echo "smoke: $w had errors" >&2; exit 1; }
   grep -Eq '"ops":[1-9]' <<<"$out" || { echo "smoke: $w did nothing" >&2; exit 1; }
@@ -55,9 +58,17 @@ if command -v etcd >/dev/null; then
     --initial-advertise-peer-urls http://127.0.0.1:9320 \
     --initial-cluster smoke=http://127.0.0.1:9320 >"$dir/etcd.log" 2>&1 &
   pids+=($!)
+  for _ in $(seq 1 100); do
+    ETCDCTL_API=3 etcdctl --endpoints 127.0.0.1:9319 endpoint health >/dev/null 2>&1 && break
+    sleep 0.2
+  done
   for w in put get sget; do
-    out=$("$metabench" --backend etcd --endpoints 127.0.0.1:9319 --workload "$w" --duration 1 \
-      --warmup 0.2 --clients 8 --conns 2 --key-space 50 --json --seed 7)
+    if ! out=$("$metabench" --backend etcd --endpoints 127.0.0.1:9319 --workload "$w" \
+      --duration 1 --warmup 0.2 --clients 8 --conns 2 --key-space 50 --json --seed 7); then
+      echo "smoke: metabench etcd $w failed: $out" >&2
+      tail -n 20 "$dir/etcd.log" >&2
+      exit 1
+    fi
     echo "etcd $w: $out"
     grep -q '"errors":0' <<<"$out" || { echo "smoke: etcd $w had errors" >&2; exit 1; }
     grep -Eq '"ops":[1-9]' <<<"$out" || { echo "smoke: etcd $w did nothing" >&2; exit 1; }
