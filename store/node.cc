@@ -26,6 +26,8 @@ struct Node::Group {
   struct ReadRound {
     Promise<uint64_t> promise;  // the read index, to every reader of the round
     Instant issued;
+    uint64_t lead = raft::kNone;  // the leader it went to, in this term
+    uint64_t term = 0;
   };
   bool read_queued = false;
   Promise<uint64_t> queued_read;  // the next round's readers (when read_queued)
@@ -167,11 +169,17 @@ void Node::FailInFlight(Group& g) {
     it->second.promise.Set(aborted);
     it = pending_writes_.erase(it);
   }
-  auto reads = std::move(g.reads);
-  g.reads.clear();
-  for (auto& [ctx, round] : reads) {
-    round.promise.Set(UnavailableError("group " + std::to_string(g.id) +
-                                       ": leader changed before the read was confirmed"));
+  // Rounds sent to the old leader may never be answered; one issued this turn, to the new
+  // leader, stands.
+  for (auto it = g.reads.begin(); it != g.reads.end();) {
+    if (g.lead != raft::kNone && it->second.lead == g.lead &&
+        it->second.term == g.raft->raft().term()) {
+      ++it;
+      continue;
+    }
+    it->second.promise.Set(UnavailableError("group " + std::to_string(g.id) +
+                                            ": leader changed before the read was confirmed"));
+    it = g.reads.erase(it);
   }
 }
 
@@ -366,7 +374,8 @@ void Node::IssueReads() {
       round.Set(s.Annotate("group " + std::to_string(id)));
       continue;
     }
-    g->reads.emplace(std::move(ctx), Group::ReadRound{std::move(round), now});
+    g->reads.emplace(std::move(ctx), Group::ReadRound{std::move(round), now, g->raft->raft().lead(),
+                                                      g->raft->raft().term()});
     g->last_read_issued = now;
   }
 }
