@@ -157,18 +157,11 @@ void Node::FailInFlight(Group& g) {
   // waiting out the write timeout would stall the caller for nothing. Writes may still commit
   // (the new leader may hold them), so their outcome is unknown: a client retries with the same
   // client id and sequence, and the dedup table makes the retry exactly-once.
-  const Status aborted = AbortedError("group " + std::to_string(g.id) +
-                                      ": leader changed while the write was in flight; its "
-                                      "outcome is unknown (retry with the same sequence)");
-  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
-    if (it->second.group != g.id) {
-      ++it;
-      continue;
-    }
-    SIM_PROBE("node: in-flight write aborted by a leader change");
-    it->second.promise.Set(aborted);
-    it = pending_writes_.erase(it);
-  }
+  AbortPendingWrites(g.id,
+                     AbortedError("group " + std::to_string(g.id) +
+                                  ": leader changed while the write was in flight; its outcome "
+                                  "is unknown (retry with the same sequence)"),
+                     "node: in-flight write aborted by a leader change");
   // Rounds sent to the old leader may never be answered; one issued this turn, to the new
   // leader, stands.
   for (auto it = g.reads.begin(); it != g.reads.end();) {
@@ -183,23 +176,14 @@ void Node::FailInFlight(Group& g) {
   }
 }
 
-void Node::FailWritesOvertakenBySnapshot(Group& g, uint64_t snapshot_index) {
-  // This node applies no entry up to the snapshot's index, so a write of its own committed there
-  // is never answered by its entry. Nor may a later copy of the same proposal answer it (a
-  // duplicated MSG_PROP makes two entries): that copy is a no-op ("duplicate proposal") which says
-  // nothing of what the first one did. Any write in flight may be in the snapshot: its outcome is
-  // unknown (a client retries with the same client id and sequence, and the dedup table answers).
-  const Status aborted = AbortedError(
-      "group " + std::to_string(g.id) + ": a snapshot at index " + std::to_string(snapshot_index) +
-      " replaced the log while the write was in flight; its outcome is unknown (retry with the "
-      "same sequence)");
+void Node::AbortPendingWrites(GroupId group, const Status& why, const char* probe) {
   for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
-    if (it->second.group != g.id) {
+    if (it->second.group != group) {
       ++it;
       continue;
     }
-    SIM_PROBE("node: in-flight write aborted by a snapshot");
-    it->second.promise.Set(aborted);
+    SIM_PROBE(probe);
+    it->second.promise.Set(why);
     it = pending_writes_.erase(it);
   }
 }
@@ -563,7 +547,17 @@ Status Node::ApplyReady(Group& g, raft::Ready& rd) {
     SIM_PROBE("node: snapshot installed");
     RETURN_IF_ERROR(g.sm->OnSnapshotInstalled(rd.snapshot->metadata().index())
                         .Annotate("group " + std::to_string(g.id)));
-    FailWritesOvertakenBySnapshot(g, rd.snapshot->metadata().index());
+    // This node applies no entry up to the snapshot's index, so a write of its own committed
+    // there is never answered by its entry. Nor may a later copy of the same proposal answer it
+    // (a duplicated MSG_PROP makes two entries): that copy is a no-op ("duplicate proposal") which
+    // says nothing of what the first did. Any write in flight may be in the snapshot: its outcome
+    // is unknown (a retry with the same client id and sequence is answered by the dedup table).
+    AbortPendingWrites(g.id,
+                       AbortedError("group " + std::to_string(g.id) + ": a snapshot at index " +
+                                    std::to_string(rd.snapshot->metadata().index()) +
+                                    " replaced the log while the write was in flight; its "
+                                    "outcome is unknown (retry with the same sequence)"),
+                       "node: in-flight write aborted by a snapshot");
   }
   // Every committed entry is staged, then written as one batch, and only then are the writers
   // answered: an answer never runs ahead of the state it describes.

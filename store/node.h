@@ -149,8 +149,9 @@ class Node {
   void Compact(Group& g, uint64_t index);
   // The group's leader changed: what was in flight through the old one may never come back.
   void FailInFlight(Group& g);
-  // A snapshot replaced the group's log: the writes in flight may be inside it, unanswered.
-  void FailWritesOvertakenBySnapshot(Group& g, uint64_t snapshot_index);
+  // Answers every write of `group` still waiting with `why` (a leader change, a snapshot: the
+  // outcome is unknown), counting SIM_PROBE `probe` for each.
+  void AbortPendingWrites(GroupId group, const Status& why, const char* probe);
   void OnFrame(NodeId from, const std::string& payload);
   void StepMessage(NodeId from, GroupId group, const raft::Message& m);
   void ExpandHeartbeats(NodeId from, const storepb::CoalescedHeartbeats& hb,
