@@ -20,8 +20,9 @@ namespace spdlog {
 class logger;
 }
 namespace rocksdb {
+class Env;
 class FileSystem;
-}
+}  // namespace rocksdb
 
 namespace meta {
 
@@ -37,10 +38,12 @@ class Transport;
 class FiberScheduler;
 
 // What RocksDB is opened with: the file system (the simulator's in-memory one, or null for the
-// real disk) and the node's data directory.
+// real disk), the node's data directory and, in simulation, the RocksDB Env that runs RocksDB's
+// background jobs on the node's loop (null: RocksDB's own thread pools over `file_system`).
 struct StorageEnv {
   std::shared_ptr<rocksdb::FileSystem> file_system;
   std::string data_dir;
+  std::shared_ptr<rocksdb::Env> rocksdb_env;
 };
 
 class Env {

@@ -41,7 +41,7 @@ Result<uint64_t> RaftLog::Term(uint64_t i) const {
   }
   if (i + 1 < FirstIndex()) return CompactedError();
   if (i > LastIndex()) return UnavailableError("index past the log end");
-  return storage_.Term(i);
+  return Checked(storage_.Term(i));
 }
 
 uint64_t RaftLog::TermOr0(uint64_t i) const {
@@ -61,6 +61,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
   if (!MatchTerm(index, log_term)) return std::nullopt;
   const uint64_t last_new = index + ents.size();
   const uint64_t conflict = FindConflict(ents);
+  if (!storage_error_.ok()) return std::nullopt;  // the terms compared may be wrong: do nothing
   if (conflict != 0) {
     CHECK_GT(conflict, committed_) << "entry " << conflict << " conflicts with a committed entry";
     if (conflict <= LastIndex()) SIM_PROBE("raft: conflicting log suffix truncated");
@@ -134,7 +135,7 @@ Result<std::vector<Entry>> RaftLog::Slice(uint64_t lo, uint64_t hi, uint64_t max
   std::vector<Entry> out;
   if (lo == hi) return out;
   if (lo < unstable_offset_) {
-    ASSIGN_OR_RETURN(out, storage_.Entries(lo, std::min(hi, unstable_offset_), max_bytes));
+    ASSIGN_OR_RETURN(out, Checked(storage_.Entries(lo, std::min(hi, unstable_offset_), max_bytes)));
     if (out.size() < std::min(hi, unstable_offset_) - lo) return out;  // hit the size limit
   }
   if (hi > unstable_offset_) {
@@ -150,6 +151,7 @@ std::vector<Entry> RaftLog::NextCommittedEntries(uint64_t max_bytes) const {
   const uint64_t lo = std::max(applied_ + 1, FirstIndex());
   if (committed_ + 1 <= lo) return {};
   Result<std::vector<Entry>> ents = Slice(lo, committed_ + 1, max_bytes);
+  if (!ents.ok() && !storage_error_.ok()) return {};  // the driver fail-stops the node
   CHECK(ents.ok()) << "committed entries unavailable: " << ents.status();
   return std::move(ents).value();
 }
@@ -182,9 +184,15 @@ void RaftLog::Restore(const Snapshot& snapshot) {
   unstable_snapshot_ = snapshot;
 }
 
+void RaftLog::NoteReadFailure(const Status& s) const {
+  if (!storage_error_.ok() || IsCompacted(s) || s.code() == Code::kUnavailable) return;
+  SIM_PROBE("raft: a storage read failed");
+  storage_error_ = s.Annotate("raft: reading the log");
+}
+
 Result<Snapshot> RaftLog::GetSnapshot() const {
   if (unstable_snapshot_) return *unstable_snapshot_;
-  return storage_.GetSnapshot();
+  return Checked(storage_.GetSnapshot());
 }
 
 }  // namespace meta::raft

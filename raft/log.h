@@ -67,10 +67,23 @@ class RaftLog {
   void Restore(const Snapshot& snapshot);
   Result<Snapshot> GetSnapshot() const;
 
+  // The first read that Storage failed for a reason other than compaction or a snapshot still
+  // being built — an I/O error, corruption, a missing entry — or OK. Raft answers such a read as
+  // it would a compacted one, so its decisions since may rest on a wrong answer: the driver must
+  // stop the node (fail-stop) before it persists or sends anything from then on.
+  const Status& storage_error() const { return storage_error_; }
+
  private:
   uint64_t UnstableOffset() const { return unstable_offset_; }
   void TruncateAndAppendUnstable(const std::vector<Entry>& ents);
   uint64_t FindConflict(const std::vector<Entry>& ents) const;
+  // Passes `r` through, remembering it in storage_error_ if it is a real failure.
+  template <class T>
+  Result<T> Checked(Result<T> r) const {
+    if (!r.ok()) NoteReadFailure(r.status());
+    return r;
+  }
+  void NoteReadFailure(const Status& s) const;
 
   const Storage& storage_;
   std::optional<Snapshot> unstable_snapshot_;
@@ -78,6 +91,7 @@ class RaftLog {
   uint64_t unstable_offset_;  // index of unstable_[0]
   uint64_t committed_;
   uint64_t applied_;
+  mutable Status storage_error_;
 };
 
 }  // namespace meta::raft

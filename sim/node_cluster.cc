@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/fiber.h"
+#include "sim/rocks_env.h"
 
 namespace meta::sim {
 
@@ -43,12 +44,14 @@ store::Node& NodeCluster::node(NodeId id) {
 Status NodeCluster::Open(NodeId id) {
   Slot& slot = nodes_.at(id);
   SimEnv& env = world_.node(id);
+  std::shared_ptr<rocksdb::FileSystem> fs;
   if (slot.disk) {
-    env.set_storage(StorageEnv{slot.disk->file_system(), slot.dir});
+    fs = slot.disk->file_system();
   } else {
     std::filesystem::create_directories(slot.dir);
-    env.set_storage(StorageEnv{nullptr, slot.dir});
   }
+  env.set_storage(StorageEnv{
+      fs, slot.dir, NewDeterministicRocksEnv(fs, [&env](Task t) { env.Post(std::move(t)); })});
   store::NodeOptions o;
   o.id = id;
   for (const auto& [member, s] : nodes_) o.members.push_back(member);

@@ -8,6 +8,7 @@
 
 #include "core/fiber.h"
 #include "core/future.h"
+#include "core/limits.h"
 #include "core/sim_hooks.h"
 #include "raft/invariants.h"
 #include "sim/coverage.h"
@@ -37,20 +38,27 @@ struct Swarm {
   DiskFaults disk;
   NodeId small_disk = 0;  // this node's WAL space is limited (disk full), if not 0
   uint64_t small_disk_bytes = 0;
+  uint64_t max_wal_bytes = 0;  // RocksDB flushes memtables past this much WAL (0: its default)
+  uint64_t block_cache_bytes = 64 << 20;            // small: most reads reach the (faulty) disk
+  size_t log_cache_entries = kLogTailCacheEntries;  // small: Raft reads its log from RocksDB
 
   std::string ToString() const {
     char buf[512];
-    std::snprintf(
-        buf, sizeof buf,
-        "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
-        "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
-        "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f slow_sync=%.3f<=%s "
-        "small_disk=n%llu:%llu}",
-        drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
-        nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut, heal, crash,
-        clog, transfer, pause, clock, membership, disk.write_error, disk.sync_error, disk.slow_sync,
-        disk.slow_sync_max.ToString().c_str(), static_cast<unsigned long long>(small_disk),
-        static_cast<unsigned long long>(small_disk_bytes));
+    std::snprintf(buf, sizeof buf,
+                  "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
+                  "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
+                  "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f read_error=%.4f "
+                  "slow_sync=%.3f<=%s "
+                  "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu",
+                  drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
+                  nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut,
+                  heal, crash, clog, transfer, pause, clock, membership, disk.write_error,
+                  disk.sync_error, disk.read_error, disk.slow_sync,
+                  disk.slow_sync_max.ToString().c_str(),
+                  static_cast<unsigned long long>(small_disk),
+                  static_cast<unsigned long long>(small_disk_bytes),
+                  static_cast<unsigned long long>(max_wal_bytes),
+                  static_cast<unsigned long long>(block_cache_bytes), log_cache_entries);
     return buf;
   }
 };
@@ -89,6 +97,10 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
     }
   }
   if (!network && !disk) s.heal = 1;  // "none": the nemesis only ever heals (a no-op)
+  if (r.Chance(0.5)) s.max_wal_bytes = static_cast<uint64_t>(r.Range(4 << 10, 64 << 10));
+  if (disk && r.Chance(0.5)) s.disk.read_error = r.NextDouble() * 0.01;
+  if (r.Chance(0.5)) s.block_cache_bytes = static_cast<uint64_t>(r.Range(0, 256 << 10));
+  if (r.Chance(0.5)) s.log_cache_entries = static_cast<size_t>(r.Range(1, 64));
   return s;
 }
 
@@ -133,7 +145,10 @@ class Scenario {
                                     .base_dir = "/sim",
                                     .sim_disk = true,
                                     .tweak =
-                                        [o](store::NodeOptions& n) {
+                                        [this, o](store::NodeOptions& n) {
+                                          n.engine.max_wal_bytes = swarm_.max_wal_bytes;
+                                          n.engine.block_cache_bytes = swarm_.block_cache_bytes;
+                                          n.log_cache_entries = swarm_.log_cache_entries;
                                           n.offset_groups = o.groups_per_type;
                                           n.data_groups = o.groups_per_type;
                                           n.write_timeout = Seconds(2);
@@ -187,7 +202,10 @@ class Scenario {
   void RestartLater(NodeId id, Duration delay) {
     client_->After(delay, [this, id] {
       if (cluster_.IsUp(id)) return;
-      if (!cluster_.Restart(id).ok()) RestartLater(id, Millis(200));
+      if (!cluster_.Restart(id).ok()) {
+        SIM_PROBE("sim: a restart failed (a disk fault while opening)");
+        RestartLater(id, Millis(200));
+      }
     });
   }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "core/check.h"
 #include "core/hash.h"
@@ -39,7 +40,92 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     return rocksdb::IOStatus::OK();
   }
 
+  // Under mu_. An injected read error, or OK. Only reads made by the thread that created the disk
+  // (the simulator's) draw, so the draws follow the seed.
+  rocksdb::IOStatus MaybeFailRead(const std::string& name) {
+    if (faults_.read_error <= 0 || std::this_thread::get_id() != owner_) {
+      return rocksdb::IOStatus::OK();
+    }
+    if (!fault_random_.Chance(faults_.read_error)) return rocksdb::IOStatus::OK();
+    ++faults_injected_;
+    return rocksdb::IOStatus::IOError("injected read error on " + name);
+  }
+
   const char* Name() const override { return "SimDiskCrashFs"; }
+
+  class RandomAccessFile final : public rocksdb::FSRandomAccessFileOwnerWrapper {
+   public:
+    RandomAccessFile(std::unique_ptr<rocksdb::FSRandomAccessFile> f, CrashFs& fs, std::string name)
+        : FSRandomAccessFileOwnerWrapper(std::move(f)), fs_(fs), name_(std::move(name)) {}
+
+    rocksdb::IOStatus Read(uint64_t offset, size_t n, const rocksdb::IOOptions& o,
+                           rocksdb::Slice* result, char* scratch,
+                           rocksdb::IODebugContext* dbg) const override {
+      if (rocksdb::IOStatus s = Fault(); !s.ok()) return s;
+      return target()->Read(offset, n, o, result, scratch, dbg);
+    }
+    rocksdb::IOStatus MultiRead(rocksdb::FSReadRequest* reqs, size_t num_reqs,
+                                const rocksdb::IOOptions& o,
+                                rocksdb::IODebugContext* dbg) override {
+      for (size_t i = 0; i < num_reqs; ++i) {
+        reqs[i].status =
+            Read(reqs[i].offset, reqs[i].len, o, &reqs[i].result, reqs[i].scratch, dbg);
+      }
+      return rocksdb::IOStatus::OK();
+    }
+
+   private:
+    rocksdb::IOStatus Fault() const {
+      std::lock_guard lock(fs_.mu_);
+      return fs_.MaybeFailRead(name_);
+    }
+    CrashFs& fs_;
+    std::string name_;
+  };
+
+  class SequentialFile final : public rocksdb::FSSequentialFileOwnerWrapper {
+   public:
+    SequentialFile(std::unique_ptr<rocksdb::FSSequentialFile> f, CrashFs& fs, std::string name)
+        : FSSequentialFileOwnerWrapper(std::move(f)), fs_(fs), name_(std::move(name)) {}
+
+    rocksdb::IOStatus Read(size_t n, const rocksdb::IOOptions& o, rocksdb::Slice* result,
+                           char* scratch, rocksdb::IODebugContext* dbg) override {
+      if (rocksdb::IOStatus s = Fault(); !s.ok()) return s;
+      return target()->Read(n, o, result, scratch, dbg);
+    }
+    rocksdb::IOStatus PositionedRead(uint64_t offset, size_t n, const rocksdb::IOOptions& o,
+                                     rocksdb::Slice* result, char* scratch,
+                                     rocksdb::IODebugContext* dbg) override {
+      if (rocksdb::IOStatus s = Fault(); !s.ok()) return s;
+      return target()->PositionedRead(offset, n, o, result, scratch, dbg);
+    }
+
+   private:
+    rocksdb::IOStatus Fault() {
+      std::lock_guard lock(fs_.mu_);
+      return fs_.MaybeFailRead(name_);
+    }
+    CrashFs& fs_;
+    std::string name_;
+  };
+
+  rocksdb::IOStatus NewRandomAccessFile(const std::string& f, const rocksdb::FileOptions& o,
+                                        std::unique_ptr<rocksdb::FSRandomAccessFile>* r,
+                                        rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSRandomAccessFile> inner;
+    rocksdb::IOStatus s = target()->NewRandomAccessFile(f, o, &inner, dbg);
+    if (s.ok()) *r = std::make_unique<RandomAccessFile>(std::move(inner), *this, f);
+    return s;
+  }
+
+  rocksdb::IOStatus NewSequentialFile(const std::string& f, const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSSequentialFile>* r,
+                                      rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSSequentialFile> inner;
+    rocksdb::IOStatus s = target()->NewSequentialFile(f, o, &inner, dbg);
+    if (s.ok()) *r = std::make_unique<SequentialFile>(std::move(inner), *this, f);
+    return s;
+  }
 
   struct FileState {
     uint64_t size = 0;
@@ -267,6 +353,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
 
   uint64_t seed_;
   Random fault_random_;
+  std::thread::id owner_ = std::this_thread::get_id();
   std::mutex mu_;
   bool off_ = false;
   std::map<std::string, FileState> files_;

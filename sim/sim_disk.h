@@ -24,12 +24,16 @@ class FileSystem;
 
 namespace meta::sim {
 
-// Injected I/O faults. They hit the write-ahead log only ("*.log": written synchronously by the
-// node's own thread, so the draws stay deterministic; RocksDB's background threads write the other
-// files). A node that sees one must fail-stop and recover after a restart.
+// Injected I/O faults. Write, sync and space faults hit the write-ahead log ("*.log"); read faults
+// hit every file (the WAL replayed at start-up, table files, the MANIFEST), on reads made by the
+// simulator's thread — which, with RocksDB's background jobs run as node events (sim/rocks_env.h),
+// is every read, so the draws stay deterministic. A node that sees a write fault must fail-stop and
+// recover after a restart; a failed read must fail-stop the node or fail that one request, never
+// be taken for data.
 struct DiskFaults {
   double write_error = 0;                // probability an append fails with an I/O error
   double sync_error = 0;                 // probability an fsync fails (nothing becomes durable)
+  double read_error = 0;                 // probability a read fails with an I/O error
   uint64_t capacity_bytes = UINT64_MAX;  // appends past this many WAL bytes fail: disk full
   double slow_sync = 0;                  // probability an fsync is slow...
   Duration slow_sync_max = Millis(500);  // ...taking up to this long

@@ -2,9 +2,11 @@
 #include "sim/sim_disk.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include "store/engine.h"
+#include "store/log_storage.h"
 
 namespace meta::sim {
 namespace {
@@ -34,6 +36,34 @@ TEST(SimDiskTest, SyncedWritesSurvivePowerLossUnsyncedOnesMayNot) {
     if (!(*e)->Get((*e)->raft_state(), "unsynced").ok()) ++unsynced_lost;
   }
   EXPECT_GT(unsynced_lost, 0) << "no seed lost the unsynced write: the disk model keeps too much";
+}
+
+TEST(SimDiskTest, ReadFaultsReachTheLogStorageAsErrors) {
+  SimDisk disk(7);
+  // No block cache: every read of a table file reaches the disk.
+  auto e = store::Engine::Open(StorageEnv{disk.file_system(), "/db"},
+                               store::EngineOptions{.block_cache_bytes = 0});
+  ASSERT_TRUE(e.ok()) << e.status();
+  raft::ConfState conf;
+  conf.add_voters(1);
+  auto log = store::LogStorage::Load(**e, 1, conf, /*cache_entries=*/1);
+  ASSERT_TRUE(log.ok()) << log.status();
+  rocksdb::WriteBatch batch;
+  std::vector<raft::Entry> entries(10);
+  for (uint64_t i = 0; i < entries.size(); ++i) {
+    entries[i].set_index(i + 1);
+    entries[i].set_term(1);
+  }
+  (*log)->Append(batch, entries);
+  ASSERT_TRUE((*e)->Write(batch, true).ok());
+  ASSERT_TRUE((*e)->db()->Flush(rocksdb::FlushOptions(), (*e)->raft_log()).ok());  // to a table
+  ASSERT_TRUE((*log)->Entries(1, 10, UINT64_MAX).ok());
+  disk.SetFaults(DiskFaults{.read_error = 1});
+  Result<std::vector<raft::Entry>> got = (*log)->Entries(1, 10, UINT64_MAX);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kInternal);
+  EXPECT_NE(got.status().ToString().find("injected read error"), std::string::npos) << got.status();
+  EXPECT_GT(disk.faults_injected(), 0u);
 }
 
 }  // namespace

@@ -83,10 +83,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
   // kept until the memtables are flushed in the normal course).
   db_options.avoid_flush_during_recovery = true;
   db_options.max_background_jobs = 2;
-  if (storage.file_system) {
+  db_options.max_total_wal_size = options.max_wal_bytes;
+  if (storage.rocksdb_env) {
+    engine->env_ = storage.rocksdb_env;
+  } else if (storage.file_system) {
     engine->env_ = rocksdb::NewCompositeEnv(storage.file_system);
-    db_options.env = engine->env_.get();
   }
+  if (engine->env_) db_options.env = engine->env_.get();
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);

@@ -60,6 +60,10 @@ std::string DataKey(GroupId group, Space space, std::string_view key);
 struct EngineOptions {
   bool create_if_missing = true;
   size_t block_cache_bytes = 64 << 20;
+  // Once the write-ahead logs hold this much, the memtables they back are flushed to table files
+  // (0: RocksDB's default, four times the memtables' total size). The simulator makes it small,
+  // so that flushes and compactions happen within a short run.
+  uint64_t max_wal_bytes = 0;
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context);
@@ -91,7 +95,7 @@ class Engine {
   enum Cf { kDefault, kRaftLog, kRaftState, kMetadata, kOffset, kData, kCfCount };
   Engine() = default;
 
-  std::unique_ptr<rocksdb::Env> env_;  // composite Env over a custom file system, if any
+  std::shared_ptr<rocksdb::Env> env_;  // the StorageEnv's, or one over its file system, or null
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   uint64_t syncs_ = 0;

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/limits.h"
+#include "core/sim_hooks.h"
 
 namespace meta::store {
 namespace {
@@ -18,8 +19,9 @@ Status ParseInto(Proto& out, const std::string& bytes, const char* what) {
 }  // namespace
 
 Result<std::unique_ptr<LogStorage>> LogStorage::Load(Engine& engine, GroupId group,
-                                                     const raft::ConfState& initial_conf) {
-  std::unique_ptr<LogStorage> s(new LogStorage(engine, group));
+                                                     const raft::ConfState& initial_conf,
+                                                     size_t cache_entries) {
+  std::unique_ptr<LogStorage> s(new LogStorage(engine, group, cache_entries));
   Result<std::string> hs = engine.Get(engine.raft_state(), StateKey(group, StateTag::kHardState));
   if (hs.ok()) RETURN_IF_ERROR(ParseInto(s->hard_state_, *hs, "hard state"));
   Result<std::string> cs = engine.Get(engine.raft_state(), StateKey(group, StateTag::kConfState));
@@ -50,7 +52,7 @@ Result<std::unique_ptr<LogStorage>> LogStorage::Load(Engine& engine, GroupId gro
 }
 
 Status LogStorage::LoadTail() {
-  // The last kLogTailCacheEntries entries, read backwards from the end of the group's range.
+  // The last cache_entries_ entries, read backwards from the end of the group's range.
   std::unique_ptr<rocksdb::Iterator> it(
       engine_.db()->NewIterator(rocksdb::ReadOptions(), engine_.raft_log()));
   const std::string lower = LogKey(group_, snapshot_index_ + 1);
@@ -67,7 +69,7 @@ Status LogStorage::LoadTail() {
                            std::to_string(tail_.front().index()));
     }
     tail_.push_front(std::move(e));
-    if (tail_.size() >= kLogTailCacheEntries) break;
+    if (tail_.size() >= cache_entries_) break;
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading the raft log"));
   return Status::Ok();
@@ -78,6 +80,7 @@ Result<raft::InitialState> LogStorage::GetInitialState() const {
 }
 
 Result<raft::Entry> LogStorage::ReadEntry(uint64_t index) const {
+  SIM_PROBE("store: a log entry read from RocksDB");
   ASSIGN_OR_RETURN(std::string bytes, engine_.Get(engine_.raft_log(), LogKey(group_, index)));
   raft::Entry e;
   if (!e.ParseFromString(bytes)) return DataLossError("corrupt log entry " + std::to_string(index));
@@ -139,7 +142,7 @@ void LogStorage::Append(rocksdb::WriteBatch& batch, const std::vector<raft::Entr
     if (!tail_.empty() && tail_.back().index() + 1 != e.index()) tail_.clear();
     tail_.push_back(e);
   }
-  while (tail_.size() > kLogTailCacheEntries) tail_.pop_front();
+  while (tail_.size() > cache_entries_) tail_.pop_front();
   last_index_ = entries.back().index();
 }
 

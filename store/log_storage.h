@@ -7,10 +7,12 @@
 // fail-stop (it does: Node CHECKs), so memory never runs ahead of a disk that is still in use.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
 
+#include "core/limits.h"
 #include "raft/storage.h"
 #include "store/engine.h"
 
@@ -23,9 +25,11 @@ namespace meta::store {
 class LogStorage final : public raft::Storage {
  public:
   // Loads the group's persisted state; a group never seen before starts with `initial_conf`
-  // (written right away, so a restart sees the same membership).
+  // (written right away, so a restart sees the same membership). The newest `cache_entries`
+  // entries (at least one) are kept in memory.
   static Result<std::unique_ptr<LogStorage>> Load(Engine& engine, GroupId group,
-                                                  const raft::ConfState& initial_conf);
+                                                  const raft::ConfState& initial_conf,
+                                                  size_t cache_entries = kLogTailCacheEntries);
 
   Result<raft::InitialState> GetInitialState() const override;
   Result<std::vector<raft::Entry>> Entries(uint64_t lo, uint64_t hi,
@@ -55,12 +59,14 @@ class LogStorage final : public raft::Storage {
   GroupId group() const { return group_; }
 
  private:
-  LogStorage(Engine& engine, GroupId group) : engine_(engine), group_(group) {}
+  LogStorage(Engine& engine, GroupId group, size_t cache_entries)
+      : engine_(engine), group_(group), cache_entries_(std::max<size_t>(cache_entries, 1)) {}
   Status LoadTail();
   Result<raft::Entry> ReadEntry(uint64_t index) const;
 
   Engine& engine_;
   GroupId group_;
+  size_t cache_entries_;
   raft::HardState hard_state_;
   raft::ConfState conf_state_;
   uint64_t snapshot_index_ = 0;

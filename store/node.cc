@@ -85,7 +85,7 @@ Status Node::LoadGroup(GroupId id) {
   if (!options_.join) {
     for (NodeId m : options_.members) initial.add_voters(m);
   }
-  ASSIGN_OR_RETURN(g->log, LogStorage::Load(*engine_, id, initial));
+  ASSIGN_OR_RETURN(g->log, LogStorage::Load(*engine_, id, initial, options_.log_cache_entries));
   g->sm = std::make_unique<StateMachine>(*engine_, id, options_.state_machine);
   RETURN_IF_ERROR(g->sm->Load().Annotate("group " + std::to_string(id)));
   Group* raw = g.get();
@@ -400,6 +400,13 @@ void Node::ProcessTurn() {
     if (readies.back().second.soft_state && readies.back().second.soft_state->lead != g->lead) {
       g->lead = readies.back().second.soft_state->lead;
       FailInFlight(*g);
+    }
+  }
+  // A failed log read may have steered Raft wrong (this turn, or since the last one): nothing of
+  // it may reach the disk or the network.
+  for (auto& [id, g] : groups_) {
+    if (const Status& e = g->raft->raft().log().storage_error(); !e.ok()) {
+      return FailStop(e.Annotate("group " + std::to_string(id)));
     }
   }
   if (readies.empty()) return;

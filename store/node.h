@@ -54,6 +54,8 @@ struct NodeOptions {
   // follower slightly behind is served from the log rather than sent a snapshot. Capped at half of
   // snapshot_entries; compacting by bytes keeps none.
   uint64_t snapshot_catchup_entries = 5000;
+  // The newest log entries of each group kept in memory; older ones are read from RocksDB.
+  size_t log_cache_entries = kLogTailCacheEntries;
   StateMachineOptions state_machine;
   EngineOptions engine;
 
