@@ -39,7 +39,8 @@ class FiberScheduler;
 
 // What RocksDB is opened with: the file system (the simulator's in-memory one, or null for the
 // real disk), the node's data directory and, in simulation, the RocksDB Env that runs RocksDB's
-// background jobs on the node's loop (null: RocksDB's own thread pools over `file_system`).
+// background jobs on the node's loop (null: RocksDB's own thread pools over `file_system`). With
+// such an Env, RocksDB starts no threads of its own: table files are opened on the caller's.
 struct StorageEnv {
   std::shared_ptr<rocksdb::FileSystem> file_system;
   std::string data_dir;

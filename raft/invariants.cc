@@ -14,9 +14,10 @@ std::string N(uint64_t v) { return std::to_string(v); }
 }  // namespace
 
 Observation Observation::Of(const Raft& r) {
-  return Observation{
-      r.term(),          r.vote(),           r.lead(), r.state(), r.log().committed(),
-      r.log().applied(), r.log().LastIndex()};
+  const RaftLog& log = r.log();
+  return Observation{r.term(),        r.vote(),         r.lead(),
+                     r.state(),       log.committed(),  log.applied(),
+                     log.LastIndex(), log.FirstIndex(), log.StableLastIndex()};
 }
 
 Status CheckBasic(const Raft& r) {

@@ -17,8 +17,11 @@ struct Observation {
   uint64_t committed = 0;
   uint64_t applied = 0;
   uint64_t last_index = 0;
+  uint64_t first_index = 0;
+  uint64_t stable_last_index = 0;
 
   static Observation Of(const Raft& r);
+  bool operator==(const Observation&) const = default;
 };
 
 // Invariants of one state: commit/applied/last ordering, role consistency, leader's own progress.

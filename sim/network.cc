@@ -84,6 +84,12 @@ Status SimNetwork::Send(NodeId from, NodeId to, std::string payload) {
         at = it->second + r.Range(Duration::Zero(), options_.latency_max);
       }
     }
+    if (!options_.reorder) {
+      // Not before the link's previous message (same instant: the World keeps schedule order).
+      Instant& last = last_delivery_[{from, to}];
+      at = std::max(at, last);
+      last = at;
+    }
     const uint64_t digest = HashCombine(HashCombine(HashBytes(payload), from), to);
     world_.Schedule(at, to, EventKind::kDeliver, digest, [this, from, to, payload]() mutable {
       auto it = transports_.find(to);

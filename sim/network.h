@@ -22,6 +22,9 @@ struct LinkOptions {
   double drop = 0;                              // probability a message is lost
   double duplicate = 0;                         // probability it is delivered twice
   Duration extra_delay_max = Duration::Zero();  // uniform extra delay: more reordering
+  // Messages overtake each other on one link (latencies drawn independently). False: each link
+  // delivers in send order, as one TCP stream (the real transport's) does; latency still varies.
+  bool reorder = true;
 };
 
 class SimNetwork {
@@ -57,6 +60,7 @@ class SimNetwork {
 
   Status Send(NodeId from, NodeId to, std::string payload);
   Random& LinkRandom(NodeId from, NodeId to);
+  std::map<std::pair<NodeId, NodeId>, Instant> last_delivery_;  // per link, when !reorder
 
   World& world_;
   LinkOptions options_;

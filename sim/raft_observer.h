@@ -7,6 +7,7 @@
 
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "raft/invariants.h"
@@ -34,10 +35,10 @@ class RaftObserver {
   std::map<std::pair<NodeId, store::GroupId>, Last> last_;
   std::map<store::GroupId, std::map<uint64_t, NodeId>> leaders_;
   struct Committed {
-    uint64_t term = 0;      // the entry's term
+    uint64_t term = 0;      // the entry's term (0: not seen committed yet; real terms are >= 1)
     uint64_t known_at = 0;  // the highest term seen in the group when it was first seen committed
   };
-  std::map<store::GroupId, std::map<uint64_t, Committed>> committed_;
+  std::map<store::GroupId, std::vector<Committed>> committed_;  // by index
   std::map<store::GroupId, uint64_t> max_term_;
 };
 

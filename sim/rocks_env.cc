@@ -2,7 +2,9 @@
 
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
+#include <rocksdb/system_clock.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 
@@ -11,13 +13,35 @@
 namespace meta::sim {
 namespace {
 
+// RocksDB sleeps between retries of a failed flush (a second) and to slow writers down. In the
+// simulator those sleeps must not stall the whole world: they return at once, and the clock jumps
+// ahead by the time slept, so loops waiting for a delay to pass still end.
+class SkippingClock final : public rocksdb::SystemClockWrapper {
+ public:
+  explicit SkippingClock(const std::shared_ptr<rocksdb::SystemClock>& target)
+      : SystemClockWrapper(target) {}
+  const char* Name() const override { return "SkippingClock"; }
+  uint64_t NowMicros() override { return target_->NowMicros() + skipped_us_; }
+  uint64_t NowNanos() override { return target_->NowNanos() + skipped_us_ * 1000; }
+  void SleepForMicroseconds(int micros) override {
+    if (micros > 0) skipped_us_ += static_cast<uint64_t>(micros);
+  }
+
+ private:
+  std::atomic<uint64_t> skipped_us_{0};
+};
+
 class DeterministicEnv final : public rocksdb::EnvWrapper {
  public:
   DeterministicEnv(std::unique_ptr<rocksdb::Env> base, std::function<void(Task)> post)
       : EnvWrapper(base.get()),
         base_(std::move(base)),
         post_(std::move(post)),
-        jobs_(std::make_shared<Jobs>()) {}
+        jobs_(std::make_shared<Jobs>()) {
+    system_clock_ = std::make_shared<SkippingClock>(system_clock_);
+  }
+
+  void SleepForMicroseconds(int micros) override { system_clock_->SleepForMicroseconds(micros); }
 
   const char* Name() const override { return "DeterministicEnv"; }
 

@@ -29,6 +29,7 @@ constexpr Duration kOpTimeout = Seconds(3);
 struct Swarm {
   double drop = 0;
   double duplicate = 0;
+  bool reorder = false;
   Duration extra_delay;
   Duration latency_max = Millis(2);
   Duration nemesis_min = Millis(100);
@@ -44,21 +45,21 @@ struct Swarm {
 
   std::string ToString() const {
     char buf[512];
-    std::snprintf(buf, sizeof buf,
-                  "drop=%.3f duplicate=%.3f extra_delay=%s latency_max=%s nemesis=[%s,%s] "
-                  "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
-                  "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f read_error=%.4f "
-                  "slow_sync=%.3f<=%s "
-                  "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu",
-                  drop, duplicate, extra_delay.ToString().c_str(), latency_max.ToString().c_str(),
-                  nemesis_min.ToString().c_str(), nemesis_max.ToString().c_str(), partition, cut,
-                  heal, crash, clog, transfer, pause, clock, membership, disk.write_error,
-                  disk.sync_error, disk.read_error, disk.slow_sync,
-                  disk.slow_sync_max.ToString().c_str(),
-                  static_cast<unsigned long long>(small_disk),
-                  static_cast<unsigned long long>(small_disk_bytes),
-                  static_cast<unsigned long long>(max_wal_bytes),
-                  static_cast<unsigned long long>(block_cache_bytes), log_cache_entries);
+    std::snprintf(
+        buf, sizeof buf,
+        "drop=%.3f duplicate=%.3f reorder=%d extra_delay=%s latency_max=%s nemesis=[%s,%s] "
+        "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
+        "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f read_error=%.4f "
+        "slow_sync=%.3f<=%s "
+        "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu",
+        drop, duplicate, reorder ? 1 : 0, extra_delay.ToString().c_str(),
+        latency_max.ToString().c_str(), nemesis_min.ToString().c_str(),
+        nemesis_max.ToString().c_str(), partition, cut, heal, crash, clog, transfer, pause, clock,
+        membership, disk.write_error, disk.sync_error, disk.read_error, disk.slow_sync,
+        disk.slow_sync_max.ToString().c_str(), static_cast<unsigned long long>(small_disk),
+        static_cast<unsigned long long>(small_disk_bytes),
+        static_cast<unsigned long long>(max_wal_bytes),
+        static_cast<unsigned long long>(block_cache_bytes), log_cache_entries);
     return buf;
   }
 };
@@ -99,6 +100,8 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
   if (!network && !disk) s.heal = 1;  // "none": the nemesis only ever heals (a no-op)
   if (r.Chance(0.5)) s.max_wal_bytes = static_cast<uint64_t>(r.Range(4 << 10, 64 << 10));
   if (disk && r.Chance(0.5)) s.disk.read_error = r.NextDouble() * 0.01;
+  // Links keep order (a TCP stream) unless network faults are on; then half the runs reorder.
+  s.reorder = network && r.Chance(0.5);
   if (r.Chance(0.5)) s.block_cache_bytes = static_cast<uint64_t>(r.Range(0, 256 << 10));
   if (r.Chance(0.5)) s.log_cache_entries = static_cast<size_t>(r.Range(1, 64));
   return s;
@@ -584,6 +587,7 @@ ScenarioReport Scenario::Run() {
   net.options().drop = swarm_.drop;
   net.options().duplicate = swarm_.duplicate;
   net.options().extra_delay_max = swarm_.extra_delay;
+  net.options().reorder = swarm_.reorder;
   Status s = cluster_.StartAll();
   client_ = &cluster_.world().AddNode(kClient);
   // Disk faults start once every node is up (a failed first start would end the run).

@@ -23,6 +23,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
 
   // Under mu_. An injected error for an operation on `name`, or OK.
   rocksdb::IOStatus MaybeFail(const std::string& name, double p, uint64_t appended) {
+    if (quiet_) return rocksdb::IOStatus::OK();
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".log") != 0) {
       return rocksdb::IOStatus::OK();
     }
@@ -43,7 +44,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
   // Under mu_. An injected read error, or OK. Only reads made by the thread that created the disk
   // (the simulator's) draw, so the draws follow the seed.
   rocksdb::IOStatus MaybeFailRead(const std::string& name) {
-    if (faults_.read_error <= 0 || std::this_thread::get_id() != owner_) {
+    if (quiet_ || faults_.read_error <= 0 || std::this_thread::get_id() != owner_) {
       return rocksdb::IOStatus::OK();
     }
     if (!fault_random_.Chance(faults_.read_error)) return rocksdb::IOStatus::OK();
@@ -283,7 +284,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
 
   // Under mu_. A WAL fsync may be slow (WAL only, for determinism as with MaybeFail).
   void MaybeSlowSync(const std::string& name) {
-    if (faults_.slow_sync <= 0 || !slow_sync_handler_) return;
+    if (quiet_ || faults_.slow_sync <= 0 || !slow_sync_handler_) return;
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".log") != 0) return;
     if (!fault_random_.Chance(faults_.slow_sync)) return;
     ++faults_injected_;
@@ -293,6 +294,11 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
   void SetSlowSyncHandler(std::function<void(Duration)> handler) {
     std::lock_guard lock(mu_);
     slow_sync_handler_ = std::move(handler);
+  }
+
+  void SetQuiet(bool quiet) {
+    std::lock_guard lock(mu_);
+    quiet_ = quiet;
   }
 
   void SetFaults(const DiskFaults& faults) {
@@ -331,7 +337,8 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
   uint64_t bytes_lost_ = 0;
   uint64_t files_lost_ = 0;
   uint64_t faults_injected_ = 0;
-  DiskFaults faults_;  // under mu_
+  DiskFaults faults_;   // under mu_
+  bool quiet_ = false;  // under mu_
   std::function<void(Duration)> slow_sync_handler_;
   uint64_t wal_bytes_ = 0;
 
@@ -372,6 +379,7 @@ uint64_t SimDisk::crashes() const { return fs_->crashes_; }
 uint64_t SimDisk::faults_injected() const { return fs_->faults_injected_; }
 
 void SimDisk::SetFaults(const DiskFaults& faults) { fs_->SetFaults(faults); }
+void SimDisk::SetQuiet(bool quiet) { fs_->SetQuiet(quiet); }
 void SimDisk::SetSlowSyncHandler(std::function<void(Duration)> handler) {
   fs_->SetSlowSyncHandler(std::move(handler));
 }

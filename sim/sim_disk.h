@@ -48,6 +48,9 @@ class SimDisk {
   void PowerOff();
   void Recover();
   void SetFaults(const DiskFaults& faults);
+  // While quiet, no fault is injected and none is drawn: checkers read the node's state through
+  // its own code, and must neither fail nor change what the run does next.
+  void SetQuiet(bool quiet);
   // Called (on the syncing thread) with the extra time a slow fsync takes. The simulator stalls
   // the node's process for that long: its next events wait (the turn that synced has already
   // sent its messages; a real slow fsync would hold those too — an approximation).

@@ -86,6 +86,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
   db_options.max_total_wal_size = options.max_wal_bytes;
   if (storage.rocksdb_env) {
     engine->env_ = storage.rocksdb_env;
+    db_options.max_file_opening_threads = 1;  // no threads of RocksDB's own (core/env.h)
   } else if (storage.file_system) {
     engine->env_ = rocksdb::NewCompositeEnv(storage.file_system);
   }
