@@ -82,6 +82,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
   // Nor does an open write the replayed WAL out as level-0 tables: restarts stay fast (the WAL is
   // kept until the memtables are flushed in the normal course).
   db_options.avoid_flush_during_recovery = true;
+  // Raft's votes and log must never roll back: a torn last record (a crash mid-write) is dropped,
+  // but corruption anywhere else refuses the open (DATA_LOSS) instead of silently replaying only
+  // the records before it, as the default point-in-time recovery would.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.max_background_jobs = 2;
   db_options.max_total_wal_size = options.max_wal_bytes;
   if (storage.rocksdb_env) {
