@@ -33,7 +33,7 @@ Status RaftObserver::ObserveOne(NodeId id, uint64_t incarnation, store::GroupId 
   if (same_process && now == last.obs && r.state() != raft::StateType::kLeader) {
     return Status::Ok();
   }
-  RETURN_IF_ERROR(raft::CheckBasic(r).Annotate("group " + std::to_string(g)));
+  if (Status s = raft::CheckBasic(r); !s.ok()) return s.Annotate("group " + std::to_string(g));
   if (same_process) RETURN_IF_ERROR(raft::CheckDelta(last.obs, r));
   const uint64_t from = same_process ? last.obs.committed : 0;
   uint64_t& max_term = max_term_[g];
