@@ -68,6 +68,14 @@ Status LogStorage::LoadTail() {
       return DataLossError("gap in the log of group " + std::to_string(group_) + " before index " +
                            std::to_string(tail_.front().index()));
     }
+    // Terms never decrease along a Raft log: a later entry of an older term is a leftover of a
+    // suffix that should have been truncated (or corruption).
+    if (!tail_.empty() && e.term() > tail_.front().term()) {
+      return DataLossError("the log of group " + std::to_string(group_) + " goes back from term " +
+                           std::to_string(e.term()) + " to " +
+                           std::to_string(tail_.front().term()) + " at index " +
+                           std::to_string(tail_.front().index()));
+    }
     tail_.push_front(std::move(e));
     if (tail_.size() >= cache_entries_) break;
   }
@@ -127,6 +135,13 @@ Result<raft::Snapshot> LogStorage::GetSnapshot() const {
   return snapshot_provider_();
 }
 
+void LogStorage::DeleteEntries(rocksdb::WriteBatch& batch, uint64_t lo, uint64_t hi) const {
+  // Point deletes, not a range deletion: RocksDB 7 re-fragments every range tombstone of a memtable
+  // on each read of it, so one per compaction made log reads slower and slower until a flush. The
+  // log's entries are exactly [snapshot index + 1, last index], so the range is known.
+  for (uint64_t i = lo; i <= hi; ++i) batch.Delete(engine_.raft_log(), LogKey(group_, i));
+}
+
 void LogStorage::Append(rocksdb::WriteBatch& batch, const std::vector<raft::Entry>& entries) {
   if (entries.empty()) return;
   const uint64_t first = entries.front().index();
@@ -134,7 +149,7 @@ void LogStorage::Append(rocksdb::WriteBatch& batch, const std::vector<raft::Entr
   CHECK_LE(first, last_index_ + 1) << "gap before appended entries";
   if (first <= last_index_) {
     // A new leader overwrote our suffix: drop it on disk and in memory.
-    batch.DeleteRange(engine_.raft_log(), LogKey(group_, first), LogKey(group_, last_index_ + 1));
+    DeleteEntries(batch, first, last_index_);
     while (!tail_.empty() && tail_.back().index() >= first) tail_.pop_back();
   }
   for (const raft::Entry& e : entries) {
@@ -157,7 +172,7 @@ void LogStorage::SetConfState(rocksdb::WriteBatch& batch, const raft::ConfState&
 }
 
 void LogStorage::ApplySnapshot(rocksdb::WriteBatch& batch, const raft::SnapshotMetadata& meta) {
-  batch.DeleteRange(engine_.raft_log(), LogKey(group_, 0), LogKey(group_, UINT64_MAX));
+  DeleteEntries(batch, snapshot_index_ + 1, last_index_);
   batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kSnapshot), meta.SerializeAsString());
   SetConfState(batch, meta.conf_state());
   snapshot_index_ = meta.index();
@@ -176,7 +191,7 @@ Status LogStorage::Compact(uint64_t index, const raft::ConfState& conf) {
   *meta.mutable_conf_state() = conf;
   rocksdb::WriteBatch batch;
   batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kSnapshot), meta.SerializeAsString());
-  batch.DeleteRange(engine_.raft_log(), LogKey(group_, 0), LogKey(group_, index + 1));
+  DeleteEntries(batch, snapshot_index_ + 1, index);
   RETURN_IF_ERROR(engine_.Write(batch, /*sync=*/true));
   snapshot_index_ = index;
   snapshot_term_ = term;

@@ -63,6 +63,8 @@ class LogStorage final : public raft::Storage {
       : engine_(engine), group_(group), cache_entries_(std::max<size_t>(cache_entries, 1)) {}
   Status LoadTail();
   Result<raft::Entry> ReadEntry(uint64_t index) const;
+  // Deletes entries [lo, hi] (none if lo > hi).
+  void DeleteEntries(rocksdb::WriteBatch& batch, uint64_t lo, uint64_t hi) const;
 
   Engine& engine_;
   GroupId group_;

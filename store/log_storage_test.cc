@@ -2,6 +2,7 @@
 #include "store/log_storage.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include "store/test_util.h"
@@ -94,6 +95,57 @@ TEST_F(LogStorageTest, CompactionDropsOldEntriesAndSurvivesRestart) {
   ASSERT_TRUE(ents.ok());
   EXPECT_EQ(ents->size(), 40u);
   EXPECT_EQ(ents->front().data(), "v61");
+}
+
+// Counts the group's log rows actually present in RocksDB.
+size_t RowsOnDisk(Engine& engine, GroupId group) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      engine.db()->NewIterator(rocksdb::ReadOptions(), engine.raft_log()));
+  size_t n = 0;
+  for (it->Seek(LogKey(group, 0)); it->Valid() && it->key().starts_with(GroupPrefix(group));
+       it->Next()) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(LogStorageTest, TruncationCompactionAndSnapshotLeaveNoRowsBehind) {
+  auto engine = Open();
+  auto log = LogStorage::Load(*engine, 1, Voters({1}), /*cache_entries=*/2);
+  rocksdb::WriteBatch batch;
+  std::vector<raft::Entry> ents;
+  for (uint64_t i = 1; i <= 10; ++i) ents.push_back(E(i, 1));
+  (*log)->Append(batch, ents);
+  (*log)->Append(batch, {E(6, 2)});  // a new leader replaces 6..10 with a shorter suffix
+  ASSERT_TRUE(engine->Write(batch, true).ok());
+  EXPECT_EQ(RowsOnDisk(*engine, 1), 6u);
+  ASSERT_TRUE((*log)->Compact(4, Voters({1})).ok());
+  EXPECT_EQ(RowsOnDisk(*engine, 1), 2u);
+  raft::SnapshotMetadata meta;
+  meta.set_index(20);
+  meta.set_term(3);
+  *meta.mutable_conf_state() = Voters({1});
+  rocksdb::WriteBatch snap;
+  (*log)->ApplySnapshot(snap, meta);
+  ASSERT_TRUE(engine->Write(snap, true).ok());
+  EXPECT_EQ(RowsOnDisk(*engine, 1), 0u);
+}
+
+TEST_F(LogStorageTest, ALogWhoseTermsGoBackIsRefusedAtLoad) {
+  auto engine = Open();
+  {
+    auto log = LogStorage::Load(*engine, 1, Voters({1}));
+    rocksdb::WriteBatch batch;
+    (*log)->Append(batch, {E(1, 1), E(2, 2), E(3, 2)});
+    ASSERT_TRUE(engine->Write(batch, true).ok());
+  }
+  // A leftover of a suffix that should have been truncated: index 4 of an older term.
+  rocksdb::WriteBatch stale;
+  stale.Put(engine->raft_log(), LogKey(1, 4), E(4, 1).SerializeAsString());
+  ASSERT_TRUE(engine->Write(stale, true).ok());
+  auto log = LogStorage::Load(*engine, 1, Voters({1}));
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), Code::kDataLoss) << log.status();
 }
 
 TEST_F(LogStorageTest, EntriesRespectTheByteLimitButReturnAtLeastOne) {
