@@ -86,6 +86,13 @@ Status CheckDelta(const Observation& prev, const Raft& r) {
     if (prev.state == StateType::kLeader && now.state == StateType::kCandidate) {
       return Broken(r.id(), "leader became candidate within its term");
     }
+    // §5.4.2: a leader moves its commit index only onto an entry of its own term (earlier ones
+    // are committed with it, never by counting their replicas).
+    if (prev.state == StateType::kLeader && now.state == StateType::kLeader &&
+        now.committed > prev.committed && r.log().TermOr0(now.committed) != now.term) {
+      return Broken(r.id(), "leader of term " + N(now.term) + " committed index " +
+                                N(now.committed) + " of term " + N(r.log().TermOr0(now.committed)));
+    }
   }
   return Status::Ok();
 }

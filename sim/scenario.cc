@@ -42,6 +42,8 @@ struct Swarm {
   uint64_t max_wal_bytes = 0;  // RocksDB flushes memtables past this much WAL (0: its default)
   uint64_t block_cache_bytes = 64 << 20;            // small: most reads reach the (faulty) disk
   size_t log_cache_entries = kLogTailCacheEntries;  // small: Raft reads its log from RocksDB
+  uint64_t max_append_bytes = 1 << 20;  // small: appends carry few entries, acks come in pieces
+  size_t max_inflight_appends = 256;
 
   std::string ToString() const {
     char buf[512];
@@ -51,7 +53,8 @@ struct Swarm {
         "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
         "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f read_error=%.4f "
         "slow_sync=%.3f<=%s "
-        "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu",
+        "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu max_append=%llu "
+        "inflight=%zu",
         drop, duplicate, reorder ? 1 : 0, extra_delay.ToString().c_str(),
         latency_max.ToString().c_str(), nemesis_min.ToString().c_str(),
         nemesis_max.ToString().c_str(), partition, cut, heal, crash, clog, transfer, pause, clock,
@@ -59,7 +62,8 @@ struct Swarm {
         disk.slow_sync_max.ToString().c_str(), static_cast<unsigned long long>(small_disk),
         static_cast<unsigned long long>(small_disk_bytes),
         static_cast<unsigned long long>(max_wal_bytes),
-        static_cast<unsigned long long>(block_cache_bytes), log_cache_entries);
+        static_cast<unsigned long long>(block_cache_bytes), log_cache_entries,
+        static_cast<unsigned long long>(max_append_bytes), max_inflight_appends);
     return buf;
   }
 };
@@ -104,6 +108,10 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
   s.reorder = network && r.Chance(0.5);
   if (r.Chance(0.5)) s.block_cache_bytes = static_cast<uint64_t>(r.Range(0, 256 << 10));
   if (r.Chance(0.5)) s.log_cache_entries = static_cast<size_t>(r.Range(1, 64));
+  if (r.Chance(0.5)) {
+    s.max_append_bytes = static_cast<uint64_t>(r.Range(1, 4096));
+    s.max_inflight_appends = static_cast<size_t>(r.Range(1, 16));
+  }
   return s;
 }
 
@@ -152,6 +160,8 @@ class Scenario {
                                           n.engine.max_wal_bytes = swarm_.max_wal_bytes;
                                           n.engine.block_cache_bytes = swarm_.block_cache_bytes;
                                           n.log_cache_entries = swarm_.log_cache_entries;
+                                          n.max_append_bytes = swarm_.max_append_bytes;
+                                          n.max_inflight_appends = swarm_.max_inflight_appends;
                                           n.offset_groups = o.groups_per_type;
                                           n.data_groups = o.groups_per_type;
                                           n.write_timeout = Seconds(2);

@@ -52,6 +52,9 @@ Status NodeOptions::Validate() const {
     return InvalidArgumentError("need 0 < heartbeat_ticks < election_ticks");
   }
   if (write_timeout <= Duration::Zero()) return InvalidArgumentError("write_timeout must be > 0");
+  if (max_append_bytes == 0 || max_inflight_appends == 0) {
+    return InvalidArgumentError("max_append_bytes and max_inflight_appends must be > 0");
+  }
   if (state_machine.proposal_window == 0 || state_machine.proposal_window > UINT32_MAX) {
     return InvalidArgumentError("state_machine.proposal_window must be in [1, 2^32)");
   }
@@ -102,6 +105,8 @@ Status Node::LoadGroup(GroupId id) {
   c.election_tick = options_.election_ticks;
   c.heartbeat_tick = options_.heartbeat_ticks;
   c.applied = g->sm->applied_index();
+  c.max_size_per_msg = options_.max_append_bytes;
+  c.max_inflight_msgs = options_.max_inflight_appends;
   g->raft = std::make_unique<raft::RawNode>(c, *g->log, *g->random);
   groups_.emplace(id, std::move(g));
   return Status::Ok();

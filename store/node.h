@@ -54,6 +54,10 @@ struct NodeOptions {
   // follower slightly behind is served from the log rather than sent a snapshot. Capped at half of
   // snapshot_entries; compacting by bytes keeps none.
   uint64_t snapshot_catchup_entries = 5000;
+  // Flow control of each follower's replication: bytes of entries per append (at least one entry
+  // goes) and appends in flight.
+  uint64_t max_append_bytes = 1 << 20;
+  size_t max_inflight_appends = 256;
   // The newest log entries of each group kept in memory; older ones are read from RocksDB.
   size_t log_cache_entries = kLogTailCacheEntries;
   StateMachineOptions state_machine;

@@ -7,10 +7,14 @@
 //   metasim --seeds 1..200 --faults network
 //   metasim --seed 7 --check-determinism    runs it twice, compares trace hashes
 //   metasim --workload pingpong --seed 7    the fiber/timer/network toy of the first version
+#include <unistd.h>
+
 #include <chrono>
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -165,7 +169,7 @@ Run RunOnce(const Flags& f, uint64_t seed, bool keep_trace) {
     std::snprintf(buf, sizeof buf,
                   "events=%" PRIu64 " ops=%" PRIu64 " ok=%" PRIu64 " indeterminate=%" PRIu64
                   " buggify=%" PRIu64 " faults=%" PRIu64 " crashes=%" PRIu64 " disk_faults=%" PRIu64
-                  " fail_stops=%" PRIu64 " dropped=%" PRIu64 " raft=%s linearizable=%s",
+                  " fail_stops=%" PRIu64 " dropped=%" PRIu64 " checks=%s linearizable=%s",
                   r.events, r.ops, r.ops_ok, r.ops_indeterminate, r.buggify_fired, r.faults,
                   r.crashes, r.disk_faults, r.fail_stops, r.messages_dropped,
                   r.status.ok() ? "ok" : "FAIL",
@@ -180,13 +184,30 @@ Run RunOnce(const Flags& f, uint64_t seed, bool keep_trace) {
   return run;
 }
 
+// A failed CHECK (or a crash) inside a seed ends the process: it still names the seed and the
+// command that replays it, after the CHECK's own message on stderr.
+char crash_line[1024];
+
+void OnCrash(int sig) {
+  std::fflush(stdout);
+  const size_t n = std::strlen(crash_line);
+  (void)!write(STDOUT_FILENO, crash_line, n);
+  (void)!write(STDERR_FILENO, crash_line, n);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
   int failures = 0;
   std::map<std::string, uint64_t> coverage;
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, OnCrash);
   for (uint64_t seed = flags.seed_first; seed <= flags.seed_last; ++seed) {
+    std::snprintf(crash_line, sizeof crash_line,
+                  "seed=%" PRIu64 " FAIL crashed (see the message above)\n  replay: %s\n", seed,
+                  ReplayCommand(flags, seed).c_str());
     // Wall time is only reported, never fed back into the simulation.
     const auto wall_start = std::chrono::steady_clock::now();
     Run run = RunOnce(flags, seed, flags.trace || flags.check_determinism);
@@ -223,7 +244,7 @@ int main(int argc, char** argv) {
     for (const auto& [probe, hits] : run.probes) coverage[probe] += hits;
     if (!run.ok) {
       ++failures;
-      std::printf("  %s\n  replay: %s\n", run.failure.c_str(), ReplayCommand(flags, seed).c_str());
+      std::printf("  replay: %s\n  %s\n", ReplayCommand(flags, seed).c_str(), run.failure.c_str());
     }
     std::fflush(stdout);
   }
