@@ -46,7 +46,7 @@ struct Swarm {
   size_t max_inflight_appends = 256;
 
   std::string ToString() const {
-    char buf[512];
+    char buf[1024];
     std::snprintf(
         buf, sizeof buf,
         "drop=%.3f duplicate=%.3f reorder=%d extra_delay=%s latency_max=%s nemesis=[%s,%s] "

@@ -41,9 +41,10 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     return rocksdb::IOStatus::OK();
   }
 
-  // Under mu_. An injected read error, or OK. Only reads made by the thread that created the disk
-  // (the simulator's) draw, so the draws follow the seed.
-  rocksdb::IOStatus MaybeFailRead(const std::string& name) {
+  // An injected read error, or OK. Only reads made by the thread that created the disk (the
+  // simulator's) draw, so the draws follow the seed.
+  rocksdb::IOStatus FailRead(const std::string& name) {
+    std::lock_guard lock(mu_);
     if (quiet_ || faults_.read_error <= 0 || std::this_thread::get_id() != owner_) {
       return rocksdb::IOStatus::OK();
     }
@@ -76,10 +77,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     }
 
    private:
-    rocksdb::IOStatus Fault() const {
-      std::lock_guard lock(fs_.mu_);
-      return fs_.MaybeFailRead(name_);
-    }
+    rocksdb::IOStatus Fault() const { return fs_.FailRead(name_); }
     CrashFs& fs_;
     std::string name_;
   };
@@ -102,10 +100,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     }
 
    private:
-    rocksdb::IOStatus Fault() {
-      std::lock_guard lock(fs_.mu_);
-      return fs_.MaybeFailRead(name_);
-    }
+    rocksdb::IOStatus Fault() const { return fs_.FailRead(name_); }
     CrashFs& fs_;
     std::string name_;
   };
@@ -282,7 +277,7 @@ class SimDisk::CrashFs final : public rocksdb::FileSystemWrapper {
     off_ = true;
   }
 
-  // Under mu_. A WAL fsync may be slow (WAL only, for determinism as with MaybeFail).
+  // Under mu_. A WAL fsync may be slow.
   void MaybeSlowSync(const std::string& name) {
     if (quiet_ || faults_.slow_sync <= 0 || !slow_sync_handler_) return;
     if (name.size() < 4 || name.compare(name.size() - 4, 4, ".log") != 0) return;
