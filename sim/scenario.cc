@@ -289,6 +289,11 @@ void Scenario::KvClient(int client) {
   Random& r = fiber::CurrentEnv().random();
   std::map<std::string, std::optional<std::string>> last_seen;
   uint64_t n = 0;
+  // Clients 1 and 3 write exactly-once, as net/client does: a (client id, sequence) per write,
+  // and a write whose outcome is unknown is retried with the same pair. Client 2 writes without
+  // one (duplicates are then caught by proposal ids).
+  const uint64_t client_id = client == 2 ? 0 : r.Next() | 1;
+  uint64_t sequence = 0;
   while (!stop_) {
     // Pause first: an operation refused at once (node down, no leader) must not spin in place.
     (void)fiber::Sleep(r.Range(Millis(1), Millis(20)));
@@ -333,10 +338,28 @@ void Scenario::KvClient(int client) {
         op.type = KvOp::Type::kDelete;
         cmd.mutable_kv_delete()->set_key(op.key);
       }
+      if (client_id != 0) {
+        cmd.set_client_id(client_id);
+        cmd.set_sequence(++sequence);
+      }
       auto res =
           cluster_
               .Call<storepb::ApplyResult>(target, [cmd](store::Node& nd) { return nd.Write(cmd); })
               .Get(kOpTimeout);
+      for (int retry = 0; client_id != 0 && retry < 3 && !stop_ && !res.ok() &&
+                          res.status().code() != Code::kUnavailable;
+           ++retry) {
+        (void)fiber::Sleep(r.Range(Millis(10), Millis(200)));
+        const NodeId again = RandomUpNode(r);
+        res =
+            cluster_
+                .Call<storepb::ApplyResult>(again, [cmd](store::Node& nd) { return nd.Write(cmd); })
+                .Get(kOpTimeout);
+        // Refused before proposing this time: the first attempt's outcome is still unknown.
+        if (!res.ok() && res.status().code() == Code::kUnavailable) {
+          res = DeadlineExceededError("retry not proposed");
+        }
+      }
       op.ret = client_->Now();
       if (!res.ok() && res.status().code() == Code::kUnavailable) {
         continue;  // never proposed (node down, no leader known): no effect, leave it out
@@ -565,9 +588,15 @@ Status Scenario::RestoreMembership(Instant deadline) {
       deadline);
   RETURN_IF_ERROR(violation_);
   if (auto m = missing()) {
-    return DeadlineExceededError("liveness: group " + std::to_string(m->first) +
-                                 " could not take node " + std::to_string(m->second) +
-                                 " back as a voter within 30 s of healing");
+    const std::string group = "liveness: group " + std::to_string(m->first);
+    if (m->second != 0) {
+      return DeadlineExceededError(group + " could not take node " + std::to_string(m->second) +
+                                   " back as a voter within 30 s of healing");
+    }
+    return DeadlineExceededError(group + (cluster_.Leader(m->first) == 0
+                                              ? " has no leader 30 s after healing"
+                                              : " did not apply its membership change within 30 s "
+                                                "of healing"));
   }
   return Status::Ok();
 }

@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/hash.h"
 #include "core/key_codec.h"
+#include "core/sim_hooks.h"
 
 namespace meta::store {
 namespace {
@@ -163,6 +164,7 @@ Result<storepb::ApplyResult> StateMachine::Stage(
                                                          cmd.sequence() <= it->second.sequence()) {
       // A retry of something already applied: answer as the first time, change nothing.
       if (cmd.sequence() == it->second.sequence()) {
+        SIM_PROBE("store: a client's retry answered from its exactly-once record");
         result = it->second.result();
       } else {
         SetResult(result, Code::kFailedPrecondition,
