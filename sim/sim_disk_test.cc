@@ -93,8 +93,15 @@ TEST(SimDiskTest, ReadFaultsReachTheLogStorageAsErrors) {
     entries[i].set_term(1);
   }
   (*log)->Append(batch, entries);
+  raft::HardState hs;
+  hs.set_term(1);
+  hs.set_vote(1);
+  hs.set_commit(10);
+  (*log)->SetHardState(batch, hs);
   ASSERT_TRUE((*e)->Write(batch, true).ok());
-  ASSERT_TRUE((*e)->db()->Flush(rocksdb::FlushOptions(), (*e)->raft_log()).ok());  // to a table
+  for (auto* cf : {(*e)->raft_log(), (*e)->raft_state()}) {  // to table files
+    ASSERT_TRUE((*e)->db()->Flush(rocksdb::FlushOptions(), cf).ok());
+  }
   ASSERT_TRUE((*log)->Entries(1, 10, UINT64_MAX).ok());
   disk.SetFaults(DiskFaults{.read_error = 1});
   Result<std::vector<raft::Entry>> got = (*log)->Entries(1, 10, UINT64_MAX);
@@ -102,6 +109,10 @@ TEST(SimDiskTest, ReadFaultsReachTheLogStorageAsErrors) {
   EXPECT_EQ(got.status().code(), Code::kInternal);
   EXPECT_NE(got.status().ToString().find("injected read error"), std::string::npos) << got.status();
   EXPECT_GT(disk.faults_injected(), 0u);
+  // A restart that cannot read its Raft state must fail, not start from an empty one.
+  auto reloaded = store::LogStorage::Load(**e, 1, conf);
+  ASSERT_FALSE(reloaded.ok()) << "loaded with term " << (*reloaded)->hard_state().term();
+  EXPECT_EQ(reloaded.status().code(), Code::kInternal) << reloaded.status();
 }
 
 }  // namespace

@@ -22,18 +22,26 @@ Result<std::unique_ptr<LogStorage>> LogStorage::Load(Engine& engine, GroupId gro
                                                      const raft::ConfState& initial_conf,
                                                      size_t cache_entries) {
   std::unique_ptr<LogStorage> s(new LogStorage(engine, group, cache_entries));
-  Result<std::string> hs = engine.Get(engine.raft_state(), StateKey(group, StateTag::kHardState));
-  if (hs.ok()) RETURN_IF_ERROR(ParseInto(s->hard_state_, *hs, "hard state"));
-  Result<std::string> cs = engine.Get(engine.raft_state(), StateKey(group, StateTag::kConfState));
-  if (cs.ok()) {
+  // Absent records are normal for a new group; any other failure to read one must stop the
+  // load (taken for absent, a read error would reset the term, the vote or the membership).
+  auto read = [&](StateTag tag) -> Result<std::optional<std::string>> {
+    Result<std::string> r = engine.Get(engine.raft_state(), StateKey(group, tag));
+    if (r.ok()) return std::optional<std::string>(std::move(*r));
+    if (r.status().code() == Code::kNotFound) return std::optional<std::string>();
+    return r.status().Annotate("group " + std::to_string(group) + ": loading the Raft state");
+  };
+  ASSIGN_OR_RETURN(std::optional<std::string> hs, read(StateTag::kHardState));
+  if (hs) RETURN_IF_ERROR(ParseInto(s->hard_state_, *hs, "hard state"));
+  ASSIGN_OR_RETURN(std::optional<std::string> cs, read(StateTag::kConfState));
+  if (cs) {
     RETURN_IF_ERROR(ParseInto(s->conf_state_, *cs, "conf state"));
   } else {
     rocksdb::WriteBatch batch;
     s->SetConfState(batch, initial_conf);
     RETURN_IF_ERROR(engine.Write(batch, /*sync=*/true));
   }
-  Result<std::string> snap = engine.Get(engine.raft_state(), StateKey(group, StateTag::kSnapshot));
-  if (snap.ok()) {
+  ASSIGN_OR_RETURN(std::optional<std::string> snap, read(StateTag::kSnapshot));
+  if (snap) {
     raft::SnapshotMetadata meta;
     RETURN_IF_ERROR(ParseInto(meta, *snap, "snapshot metadata"));
     s->snapshot_index_ = meta.index();
