@@ -82,10 +82,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
   // Nor does an open write the replayed WAL out as level-0 tables: restarts stay fast (the WAL is
   // kept until the memtables are flushed in the normal course).
   db_options.avoid_flush_during_recovery = true;
-  // Raft's votes and log must never roll back: a torn last record (a crash mid-write) is dropped,
-  // but corruption anywhere else refuses the open (DATA_LOSS) instead of silently replaying only
-  // the records before it, as the default point-in-time recovery would.
-  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // WAL recovery stays point-in-time (RocksDB's default): replay stops at the first bad record.
+  // Whatever follows a torn or missing page was never synced (a synced write syncs every live
+  // WAL), so that is exactly the unsynced suffix. Refusing the open instead would keep a node
+  // down after an ordinary power loss; the price is that bit rot inside synced WAL data is
+  // silently cut there too.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.max_background_jobs = 2;
   db_options.max_total_wal_size = options.max_wal_bytes;
   if (storage.rocksdb_env) {
