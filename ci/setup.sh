@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git clang-format
   librocksdb-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libboost-context-dev librapidcheck-dev libgtest-dev libgmock-dev libspdlog-dev
-  libbenchmark-dev libtomlplusplus-dev
+  libbenchmark-dev libtomlplusplus-dev libjemalloc-dev
   etcd-server etcd-client   # cmd/metabench: the etcd it is compared with (and its smoke test)
 )
 
