@@ -21,7 +21,10 @@ constexpr char kToHeader[] = "x-meta-to";
 
 }  // namespace
 
-// One peer's outgoing stream and the thread that writes it.
+// One peer's outgoing stream. A batch is written by whichever thread finds the stream idle: the
+// loop, when it queues a frame (no hand-off to another thread, so no wake-up on the way out), or
+// gRPC, when the previous write completes and more is queued. The peer's own thread only connects,
+// notices a broken stream, and backs off.
 class GrpcTransport::Peer {
  public:
   Peer(const TransportOptions& options, NodeId id, std::string addr, Random random,
@@ -29,7 +32,7 @@ class GrpcTransport::Peer {
       : options_(options), id_(id), addr_(std::move(addr)), random_(random), log_(std::move(log)) {
     thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(),
-                         ("meta-send-" + std::to_string(id_)).substr(0, 15).c_str());
+                         ("meta-peer-" + std::to_string(id_)).substr(0, 15).c_str());
       Run();
     });
   }
@@ -38,17 +41,19 @@ class GrpcTransport::Peer {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
-      if (ctx_ != nullptr) ctx_->TryCancel();
     }
     cv_.notify_all();
     thread_.join();
   }
 
   void SetAddress(const std::string& addr) {
-    std::lock_guard lock(mu_);
-    if (addr == addr_) return;
-    addr_ = addr;
-    if (ctx_ != nullptr) ctx_->TryCancel();  // reconnect to the new address
+    {
+      std::lock_guard lock(mu_);
+      if (addr == addr_) return;
+      addr_ = addr;
+      reconnect_ = true;
+    }
+    cv_.notify_all();
   }
 
   Status Enqueue(std::string payload) {
@@ -62,11 +67,24 @@ class GrpcTransport::Peer {
       queued_bytes_ += payload.size();
       queue_.push_back(std::move(payload));
     }
-    cv_.notify_one();
+    MaybeWrite();
     return Status::Ok();
   }
 
  private:
+  // The client side of one stream. It lives on the peer thread's stack for the stream's lifetime;
+  // a hold keeps gRPC from finishing it while writes may still be started from outside reactions.
+  class Writer final : public grpc::ClientWriteReactor<transportpb::FrameBatch> {
+   public:
+    explicit Writer(Peer* peer) : peer_(peer) {}
+    void OnWriteDone(bool ok) override { peer_->WriteDone(ok); }
+    void OnDone(const grpc::Status& status) override { peer_->StreamDone(status); }
+    transportpb::FrameBatch batch;  // the write in flight
+
+   private:
+    Peer* peer_;
+  };
+
   void Run() {
     Duration backoff = options_.min_backoff;
     for (;;) {
@@ -75,6 +93,7 @@ class GrpcTransport::Peer {
         std::lock_guard lock(mu_);
         if (stop_) return;
         addr = addr_;
+        reconnect_ = false;
         down_ = false;  // take frames again: the next attempt carries them
       }
       if (Stream(addr)) backoff = options_.min_backoff;
@@ -93,8 +112,10 @@ class GrpcTransport::Peer {
     }
   }
 
-  // Opens a stream to `addr` and writes batches until it breaks or the peer stops. True if at
-  // least one batch went through.
+  // Opens a stream to `addr` and lets batches be written on it until a write fails, the address
+  // changes or the peer stops. True if at least one batch went through. A stream the receiver
+  // ends while nothing is being written is noticed at the next write (Raft heartbeats are at
+  // most a heartbeat interval apart).
   bool Stream(const std::string& addr) {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(static_cast<int>(kMaxRequestBytes));
@@ -109,38 +130,36 @@ class GrpcTransport::Peer {
     ctx.AddMetadata(kClusterHeader, std::to_string(options_.cluster_id));
     ctx.AddMetadata(kFromHeader, std::to_string(options_.self));
     ctx.AddMetadata(kToHeader, std::to_string(id_));
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return false;
-      ctx_ = &ctx;
-    }
     transportpb::StreamEnd end;
-    std::unique_ptr<grpc::ClientWriter<transportpb::FrameBatch>> writer = stub->Stream(&ctx, &end);
-    bool wrote = false;
-    for (;;) {
-      transportpb::FrameBatch batch;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (stop_) break;
-        size_t bytes = 0;
-        while (!queue_.empty() && (batch.frames_size() == 0 ||
-                                   bytes + queue_.front().size() <= kTransportBatchBytes)) {
-          bytes += queue_.front().size();
-          queued_bytes_ -= queue_.front().size();
-          batch.add_frames(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
-      if (!writer->Write(batch)) break;
-      wrote = true;
-    }
-    ctx.TryCancel();
-    const grpc::Status status = writer->Finish();
+    Writer writer(this);
+    stub->async()->Stream(&ctx, &end, &writer);
+    writer.AddHold();  // after binding the reactor to the call, before starting it
+    writer.StartCall();
     {
-      std::lock_guard lock(mu_);
-      ctx_ = nullptr;
-      if (stop_) return wrote;
+      std::unique_lock lock(mu_);
+      broken_ = done_ = wrote_ = false;
+      writer_ = &writer;
+    }
+    MaybeWrite();
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || reconnect_ || broken_; });
+      writer_ = nullptr;  // no write starts from here on
+    }
+    ctx.TryCancel();  // fails a write in flight
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return !writing_; });
+    }
+    writer.RemoveHold();  // gRPC may now finish the stream: OnDone
+    grpc::Status status;
+    bool wrote;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return done_; });
+      status = status_;
+      wrote = wrote_;
+      if (stop_ || reconnect_) return wrote;
     }
     if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
         status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
@@ -151,17 +170,71 @@ class GrpcTransport::Peer {
     return wrote;
   }
 
+  // Starts a write of everything queued (up to kTransportBatchBytes) if the stream is up and
+  // idle. Any thread; never with mu_ held (gRPC may run OnWriteDone inside StartWrite).
+  void MaybeWrite() {
+    Writer* w;
+    {
+      std::lock_guard lock(mu_);
+      if (writer_ == nullptr || writing_ || queue_.empty()) return;
+      w = writer_;
+      w->batch.Clear();
+      size_t bytes = 0;
+      while (!queue_.empty() && (w->batch.frames_size() == 0 ||
+                                 bytes + queue_.front().size() <= kTransportBatchBytes)) {
+        bytes += queue_.front().size();
+        queued_bytes_ -= queue_.front().size();
+        w->batch.add_frames(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      writing_ = true;
+    }
+    w->StartWrite(&w->batch);
+  }
+
+  void WriteDone(bool ok) {
+    bool wake;  // the peer thread waits for a failed write, or for this one during a teardown
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (ok) {
+        wrote_ = true;
+      } else {
+        broken_ = true;  // the batch is lost with the stream; Raft resends
+      }
+      wake = !ok || writer_ == nullptr;
+    }
+    if (wake) cv_.notify_all();
+    if (ok) MaybeWrite();
+  }
+
+  void StreamDone(const grpc::Status& status) {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      status_ = status;
+    }
+    cv_.notify_all();
+  }
+
   const TransportOptions& options_;
   const NodeId id_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string addr_;                    // guarded by mu_
-  std::deque<std::string> queue_;       // guarded by mu_
-  size_t queued_bytes_ = 0;             // guarded by mu_
-  bool down_ = false;                   // guarded by mu_
-  bool stop_ = false;                   // guarded by mu_
-  grpc::ClientContext* ctx_ = nullptr;  // guarded by mu_: the live stream, to cancel it
-  Random random_;                       // sender thread only
+  std::string addr_;               // guarded by mu_
+  std::deque<std::string> queue_;  // guarded by mu_
+  size_t queued_bytes_ = 0;        // guarded by mu_
+  bool down_ = false;              // guarded by mu_: backing off, frames refused
+  bool stop_ = false;              // guarded by mu_
+  bool reconnect_ = false;         // guarded by mu_: the address changed
+  // The live stream (guarded by mu_): null when there is none, or while it is being torn down.
+  Writer* writer_ = nullptr;
+  bool writing_ = false;  // guarded by mu_: a write is in flight
+  bool broken_ = false;   // guarded by mu_: a write failed
+  bool wrote_ = false;    // guarded by mu_: a write of this stream went through
+  bool done_ = false;     // guarded by mu_: OnDone ran
+  grpc::Status status_;   // guarded by mu_: the stream's end, once done_
+  Random random_;         // peer thread only
   std::shared_ptr<spdlog::logger> log_;
   std::thread thread_;
 };
@@ -263,7 +336,7 @@ void GrpcTransport::Shutdown() {
     std::lock_guard lock(mu_);
     peers.swap(peers_);
   }
-  peers.clear();  // joins the sender threads
+  peers.clear();  // joins the peers' threads
 }
 
 void GrpcTransport::Deliver(NodeId from, transportpb::FrameBatch& frames) {

@@ -1,11 +1,13 @@
 // The node-to-node transport over gRPC: one client stream from each node to each peer
 // (proto/transport.proto), carrying batches of encoded RaftFrames.
 //
-// Sending: Send() (loop thread) queues the frame for the peer's sender thread and returns at once.
-// The queue is bounded (frames and bytes, core/limits.h); a full queue, or a peer whose stream is
-// down and backing off, answers UNAVAILABLE, which the node reports to Raft as unreachable. The
-// sender thread writes every queued frame as one batch, and on a broken stream drops what was
-// queued (Raft resends), waits a jittered, doubling backoff and reconnects.
+// Sending: Send() (loop thread) queues the frame and returns at once. The queue is bounded (frames
+// and bytes, core/limits.h); a full queue, or a peer whose stream is down and backing off, answers
+// UNAVAILABLE, which the node reports to Raft as unreachable. Whatever is queued goes out as one
+// batch, written by the loop itself when the stream is idle and otherwise when the write before
+// completes, so a frame is not handed to another thread on its way out. A thread per peer opens
+// the stream; on a broken stream it drops what was queued (Raft resends), waits a jittered,
+// doubling backoff and reconnects.
 //
 // Receiving: the service checks the stream's metadata before reading a frame: cluster id, sender
 // and receiver must match, or the stream is refused (PERMISSION_DENIED / FAILED_PRECONDITION).
@@ -52,7 +54,7 @@ class GrpcTransport final : public Transport {
   // The receiving side, to register with the gRPC server.
   grpc::Service* service();
 
-  // Stops every sender thread (queued frames are dropped). Idempotent.
+  // Closes every stream and joins the peers' threads (queued frames are dropped). Idempotent.
   void Shutdown();
 
   // Frames dropped on receipt because the loop was too far behind (see kTransportPendingDelivery).
