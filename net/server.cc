@@ -1,5 +1,6 @@
 #include "net/server.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -207,6 +208,10 @@ void Server::Shutdown(Duration grace) { impl_->Shutdown(grace); }
 std::optional<Status> Server::failure() const {
   std::lock_guard lock(impl_->mu);
   return impl_->failure;
+}
+
+void DisableAbslLockOrderTracking() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 }  // namespace meta::net

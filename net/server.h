@@ -59,4 +59,10 @@ class Server {
 // The cluster id carried by every Raft stream and frame: a stable hash of the cluster's name.
 uint64_t ClusterId(std::string_view cluster_name);
 
+// Turns off Abseil's lock-order tracking for the process. Debian builds Abseil with it on, and
+// gRPC locks absl::Mutex on every call: the tracking's graph bookkeeping (GraphCycles) was ~5 % of
+// a metad member's CPU under load. Our own code uses std::mutex, which it never checked. Mains
+// call it first thing (metad, metabench); tests keep the checks.
+void DisableAbslLockOrderTracking();
+
 }  // namespace meta::net

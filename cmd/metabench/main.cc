@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/server.h"
 #include "proto/etcd/rpc.grpc.pb.h"
 #include "proto/meta/kv.grpc.pb.h"
 #include "proto/meta/offset.grpc.pb.h"
@@ -528,6 +529,7 @@ std::string JsonString(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  meta::net::DisableAbslLockOrderTracking();
   Options opt = ParseFlags(argc, argv);
   FILE* table = opt.json ? stderr : stdout;
   std::fprintf(table,

@@ -148,6 +148,7 @@ Result<meta::net::ServerOptions> LoadConfig(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  meta::net::DisableAbslLockOrderTracking();
   std::string config;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
