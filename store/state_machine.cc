@@ -41,7 +41,8 @@ Status StateMachine::Load() {
   } else if (applied.status().code() != Code::kNotFound) {
     return applied.status();
   }
-  CHECK_EQ(staged_batch_.Count(), 0u) << "group " << group_ << ": loading over staged writes";
+  CHECK(staged_batch_.Count() == 0 && staged_.empty())
+      << "group " << group_ << ": loading over staged writes";
   staged_index_ = applied_index_;
   clients_.clear();
   clients_by_time_.clear();
@@ -94,7 +95,7 @@ bool StateMachine::SeenProposal(uint64_t origin, uint64_t id) const {
   return it != proposals_.end() && it->second.ids.count(id) != 0;
 }
 
-void StateMachine::RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, uint64_t id) {
+void StateMachine::RecordProposal(uint64_t origin, uint64_t id) {
   Window& w = proposals_[origin];
   w.order.push_back(id);
   w.ids.insert(id);
@@ -108,7 +109,7 @@ void StateMachine::RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, u
   uint32_t slot = static_cast<uint32_t>(count % options_.proposal_window);
   std::string key = BigEndian64(origin);
   for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(slot >> shift));
-  batch.Put(cf(), DataKey(group_, Space::kProposals, key), BigEndian64(count) + BigEndian64(id));
+  StagePut(DataKey(group_, Space::kProposals, key), BigEndian64(count) + BigEndian64(id));
 }
 
 StateMachine::Handler StateMachine::RouteOf(storepb::Command::OpCase op) {
@@ -148,7 +149,6 @@ Result<storepb::ApplyResult> StateMachine::Stage(
     return result;
   }
   CHECK_EQ(entry.index(), staged_index_ + 1) << "group " << group_ << ": apply out of order";
-  rocksdb::WriteBatch& batch = staged_batch_;
   if (entry.type() == raftpb::ENTRY_NORMAL && !entry.data().empty()) {
     storepb::Command cmd;
     Handler handler = nullptr;
@@ -177,7 +177,7 @@ Result<storepb::ApplyResult> StateMachine::Stage(
       // A client's (client_id, sequence) already makes a duplicate a no-op (the dedup record
       // answers it), so only commands without one need their proposal id remembered.
       if (cmd.proposal_id() != 0 && cmd.client_id() == 0) {
-        RecordProposal(batch, cmd.origin_node(), cmd.proposal_id());
+        RecordProposal(cmd.origin_node(), cmd.proposal_id());
       }
       Ctx ctx{cmd, entry.index(), result};
       RETURN_IF_ERROR((this->*handler)(ctx));
@@ -187,17 +187,24 @@ Result<storepb::ApplyResult> StateMachine::Stage(
         rec.set_sequence(cmd.sequence());
         *rec.mutable_result() = result;
         rec.set_last_time_ns(cmd.leader_time_ns());
-        PutClientRecord(batch, cmd.client_id(), std::move(rec));
+        PutClientRecord(cmd.client_id(), std::move(rec));
       }
     }
   }
-  if (also) also(batch);
+  if (also) also(staged_batch_);
   staged_index_ = entry.index();
   return result;
 }
 
 Status StateMachine::Flush() {
   if (staged_index_ == applied_index_) return Status::Ok();
+  for (const auto& [key, value] : staged_) {
+    if (value) {
+      staged_batch_.Put(cf(), key, *value);
+    } else {
+      staged_batch_.Delete(cf(), key);
+    }
+  }
   staged_batch_.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied),
                     BigEndian64(staged_index_));
   Status s = engine_.Write(staged_batch_, /*sync=*/false);
@@ -218,14 +225,10 @@ Status StateMachine::Flush() {
 }
 
 void StateMachine::StagePut(const std::string& key, std::string value) {
-  staged_batch_.Put(cf(), key, value);
-  staged_[key] = std::move(value);
+  staged_.insert_or_assign(key, std::move(value));
 }
 
-void StateMachine::StageDelete(const std::string& key) {
-  staged_batch_.Delete(cf(), key);
-  staged_[key] = std::nullopt;
-}
+void StateMachine::StageDelete(const std::string& key) { staged_.insert_or_assign(key, std::nullopt); }
 
 Result<std::optional<std::string>> StateMachine::ReadStaged(const std::string& key) {
   if (auto it = staged_.find(key); it != staged_.end()) return it->second;
@@ -235,12 +238,10 @@ Result<std::optional<std::string>> StateMachine::ReadStaged(const std::string& k
   return raw.status();
 }
 
-void StateMachine::PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_id,
-                                   storepb::ClientRecord rec) {
+void StateMachine::PutClientRecord(uint64_t client_id, storepb::ClientRecord rec) {
   auto it = clients_.find(client_id);
   if (it != clients_.end()) clients_by_time_.erase({it->second.last_time_ns(), client_id});
-  batch.Put(cf(), DataKey(group_, Space::kClients, BigEndian64(client_id)),
-            rec.SerializeAsString());
+  StagePut(DataKey(group_, Space::kClients, BigEndian64(client_id)), rec.SerializeAsString());
   clients_by_time_.emplace(rec.last_time_ns(), client_id);
   clients_[client_id] = std::move(rec);
   // Bounded: expire records unused for the TTL (by leader time, so every replica agrees), and
@@ -253,7 +254,7 @@ void StateMachine::PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_i
     if (id == client_id) break;
     clients_by_time_.erase(clients_by_time_.begin());
     clients_.erase(id);
-    batch.Delete(cf(), DataKey(group_, Space::kClients, BigEndian64(id)));
+    StageDelete(DataKey(group_, Space::kClients, BigEndian64(id)));
   }
 }
 

@@ -16,7 +16,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -114,7 +113,7 @@ class StateMachine {
   Result<std::optional<std::string>> ReadStaged(const std::string& key);
   // A KV value: cache, then RocksDB; with `staged`, what this batch staged comes first.
   Result<std::optional<storepb::KvValue>> ReadKv(const std::string& key, bool staged = true);
-  void PutClientRecord(rocksdb::WriteBatch& batch, uint64_t client_id, storepb::ClientRecord rec);
+  void PutClientRecord(uint64_t client_id, storepb::ClientRecord rec);
   std::string OffsetKey(std::string_view consumer_group, std::string_view topic,
                         uint32_t partition) const;
   rocksdb::ColumnFamilyHandle* cf();
@@ -125,14 +124,17 @@ class StateMachine {
   uint64_t applied_index_ = 0;  // flushed
   uint64_t staged_index_ = 0;   // staged, >= applied_index_
   rocksdb::WriteBatch staged_batch_;
-  std::unordered_map<std::string, std::optional<std::string>> staged_;  // data key -> value
+  // Data key -> value (nullopt: deleted), written to staged_batch_ in key order by Flush: sorted
+  // inserts let RocksDB's memtable skiplist start each search where the previous one ended, and a
+  // key written twice in a turn is written once.
+  std::map<std::string, std::optional<std::string>> staged_;
   std::vector<std::pair<std::string, std::optional<storepb::KvValue>>> staged_cache_;
   CacheManager cache_;
   // A proposal seen before (a duplicated or re-forwarded message) is applied once: for commands
   // without a client id (those with one have their dedup record), the last `proposal_window` ids
   // of each origin node are remembered, persisted and in snapshots.
   bool SeenProposal(uint64_t origin, uint64_t id) const;
-  void RecordProposal(rocksdb::WriteBatch& batch, uint64_t origin, uint64_t id);
+  void RecordProposal(uint64_t origin, uint64_t id);
   struct Window {
     std::deque<uint64_t> order;
     std::unordered_set<uint64_t> ids;
