@@ -27,16 +27,4 @@ inline std::string BigEndian64(uint64_t v) {
   return out;
 }
 
-// The smallest key greater than every key starting with `prefix` (empty: no such bound).
-inline std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    if (static_cast<uint8_t>(prefix.back()) != 0xff) {
-      prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return prefix;
-}
-
 }  // namespace meta

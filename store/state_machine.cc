@@ -429,7 +429,16 @@ Status StateMachine::InstallSnapshot(rocksdb::WriteBatch& batch, const raft::Sna
     return DataLossError("snapshot data of group " + std::to_string(group_) + " does not parse");
   }
   const std::string prefix = GroupPrefix(group_);
-  batch.DeleteRange(cf(), prefix, PrefixEnd(prefix));
+  // The snapshot's pairs are in key order (BuildSnapshot iterates), so one merge pass over the
+  // range finds the keys it lacks.
+  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
+  int next = 0;  // the first snapshot pair not below the iterator's key
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    while (next < data.pairs_size() && data.pairs(next).key() < key) ++next;
+    if (next == data.pairs_size() || data.pairs(next).key() != key) batch.Delete(cf(), it->key());
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading the group to install a snapshot"));
   for (const auto& pair : data.pairs()) batch.Put(cf(), prefix + pair.key(), pair.value());
   batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied),
             BigEndian64(snap.metadata().index()));

@@ -63,8 +63,10 @@ class StateMachine {
   // A snapshot of the group at the applied index: every key of its data range, read from one
   // RocksDB snapshot.
   Result<raft::Snapshot> BuildSnapshot(uint64_t term, const raft::ConfState& conf);
-  // Adds to `batch` the install of `snap`: the group's range cleared, its pairs written, applied
-  // index set. Call OnSnapshotInstalled once the batch is written.
+  // Adds to `batch` the install of `snap`: the keys of the group's range that the snapshot lacks
+  // deleted one by one (a range tombstone would slow every read of the memtable until it is
+  // flushed), its pairs written, applied index set. Call OnSnapshotInstalled once the batch is
+  // written.
   Status InstallSnapshot(rocksdb::WriteBatch& batch, const raft::Snapshot& snap);
   Status OnSnapshotInstalled(uint64_t index);
 

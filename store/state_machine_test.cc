@@ -306,7 +306,7 @@ TEST_F(StateMachineTest, RestartNeitherReappliesNorSkips) {
 }
 
 // Snapshot round trip for every group type: build on one engine, install on another, compare
-// contents and digests; the install clears whatever the target had.
+// contents and digests; the install deletes whatever the target had that the snapshot lacks.
 TEST_F(StateMachineTest, SnapshotRoundTripForEveryGroupType) {
   TempDir other_dir;
   auto src = Open(dir_.path());
@@ -316,7 +316,11 @@ TEST_F(StateMachineTest, SnapshotRoundTripForEveryGroupType) {
     StateMachine b(*dst, group, {});
     ASSERT_TRUE(a.Load().ok());
     ASSERT_TRUE(b.Load().ok());
+    // Keys before, between and after the snapshot's, and one the snapshot overwrites.
+    Apply(b, Put("a-stale", "must disappear"));
+    Apply(b, Put("k1", "overwritten"));
     Apply(b, Put("stale", "must disappear"));
+    Apply(b, Put("zz-stale", "must disappear"));
     Apply(a, Put("k1", "v1", 7, 1));
     storepb::Command off;
     off.mutable_offset_commit()->set_group("g");
@@ -337,7 +341,10 @@ TEST_F(StateMachineTest, SnapshotRoundTripForEveryGroupType) {
     ASSERT_TRUE(dst->Write(batch, true).ok());
     ASSERT_TRUE(b.OnSnapshotInstalled(3).ok());
     EXPECT_EQ(b.applied_index(), 3u);
-    EXPECT_EQ(b.Get("stale").status().code(), Code::kNotFound) << GroupTypeName(TypeOf(group));
+    for (const char* key : {"a-stale", "stale", "zz-stale"}) {
+      EXPECT_EQ(b.Get(key).status().code(), Code::kNotFound) << key << " in "
+                                                             << GroupTypeName(TypeOf(group));
+    }
     EXPECT_EQ(b.Get("k1")->value(), "v1");
     EXPECT_EQ(*b.GetOffset("g", "t", 0), 5u);
     EXPECT_TRUE(b.GetSession("s1").ok());
