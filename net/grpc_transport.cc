@@ -209,11 +209,11 @@ class GrpcTransport::Peer {
   }
 
   void StreamDone(const grpc::Status& status) {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-      status_ = status;
-    }
+    // Notified under the lock: once the peer thread sees done_ it may return, and ~Peer may free
+    // cv_, before an unlocked notify would run.
+    std::lock_guard lock(mu_);
+    done_ = true;
+    status_ = status;
     cv_.notify_all();
   }
 
