@@ -114,6 +114,7 @@ void Raft::Reset(uint64_t term) {
   uncommitted_size_ = 0;
   pending_reads_.clear();
   read_queue_.clear();
+  read_round_.clear();
   reads_before_commit_.clear();
 }
 
@@ -337,7 +338,7 @@ void Raft::HandleVoteRequest(const Message& m) {
 Status Raft::StepLeader(const Message& m) {
   switch (m.type()) {
     case raftpb::MSG_BEAT:
-      BcastHeartbeat("");
+      BcastHeartbeat(read_round_);
       return Status::Ok();
     case raftpb::MSG_CHECK_QUORUM:
       if (!tracker_.QuorumActive(id_)) {
@@ -476,6 +477,16 @@ void Raft::LeaderHeartbeatResponse(const Message& m, Progress& pr) {
     RespondToReadIndex(read.request, read.index);
     if (ctx == m.context()) break;
   }
+  if (m.context() != read_round_) return;
+  read_round_.clear();
+  if (!read_queue_.empty()) StartReadRound();  // for the requests that arrived during the round
+}
+
+// One round confirms every request queued so far: its heartbeats leave after all of them
+// arrived, so a quorum acknowledging them proves this node was still the leader after each.
+void Raft::StartReadRound() {
+  read_round_ = read_queue_.back();
+  BcastHeartbeat(read_round_);
 }
 
 void Raft::LeaderReadIndex(const Message& m) {
@@ -494,7 +505,7 @@ void Raft::LeaderReadIndex(const Message& m) {
   PendingRead read{m, log_.committed(), {id_}};
   pending_reads_.emplace(m.context(), std::move(read));
   read_queue_.push_back(m.context());
-  BcastHeartbeat(m.context());
+  if (read_round_.empty()) StartReadRound();
 }
 
 void Raft::RespondToReadIndex(const Message& req, uint64_t read_index) {

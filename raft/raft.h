@@ -143,6 +143,7 @@ class Raft {
   void SendTimeoutNow(uint64_t to);
   void BcastAppend();
   void BcastHeartbeat(const std::string& context);
+  void StartReadRound();
   void RespondToReadIndex(const Message& req, uint64_t read_index);
 
   // Log helpers.
@@ -180,6 +181,10 @@ class Raft {
   // ReadIndex requests waiting for a heartbeat quorum, in arrival order, keyed by context.
   std::map<std::string, PendingRead> pending_reads_;
   std::deque<std::string> read_queue_;
+  // The context of the one round of ReadIndex heartbeats in flight ("" when none): it confirms
+  // every request queued up to it. Requests arriving meanwhile wait for the next round, which
+  // starts when this one reaches a quorum; periodic heartbeats carry it, so a lost round heals.
+  std::string read_round_;
   // ReadIndex requests that arrived before this leader committed an entry of its term.
   std::vector<Message> reads_before_commit_;
 };
