@@ -228,7 +228,9 @@ void StateMachine::StagePut(const std::string& key, std::string value) {
   staged_.insert_or_assign(key, std::move(value));
 }
 
-void StateMachine::StageDelete(const std::string& key) { staged_.insert_or_assign(key, std::nullopt); }
+void StateMachine::StageDelete(const std::string& key) {
+  staged_.insert_or_assign(key, std::nullopt);
+}
 
 Result<std::optional<std::string>> StateMachine::ReadStaged(const std::string& key) {
   if (auto it = staged_.find(key); it != staged_.end()) return it->second;

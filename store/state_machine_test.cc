@@ -342,8 +342,8 @@ TEST_F(StateMachineTest, SnapshotRoundTripForEveryGroupType) {
     ASSERT_TRUE(b.OnSnapshotInstalled(3).ok());
     EXPECT_EQ(b.applied_index(), 3u);
     for (const char* key : {"a-stale", "stale", "zz-stale"}) {
-      EXPECT_EQ(b.Get(key).status().code(), Code::kNotFound) << key << " in "
-                                                             << GroupTypeName(TypeOf(group));
+      EXPECT_EQ(b.Get(key).status().code(), Code::kNotFound)
+          << key << " in " << GroupTypeName(TypeOf(group));
     }
     EXPECT_EQ(b.Get("k1")->value(), "v1");
     EXPECT_EQ(*b.GetOffset("g", "t", 0), 5u);
