@@ -64,6 +64,10 @@ struct EngineOptions {
   // (0: RocksDB's default, four times the memtables' total size). The simulator makes it small,
   // so that flushes and compactions happen within a short run.
   uint64_t max_wal_bytes = 0;
+  // Bloom filter bits per key in table files (0: none). A point read of an absent key (a create,
+  // the first write of a key, a miss) then skips every file the filter rules out instead of
+  // searching its index and reading a block; ~10 bits give a ~1 % false-positive rate.
+  int bloom_bits_per_key = 10;
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context);
