@@ -1,5 +1,7 @@
 #include "net/real_env.h"
 
+#include <grpcpp/alarm.h>
+#include <grpcpp/completion_queue.h>
 #include <pthread.h>
 
 #include <chrono>
@@ -15,12 +17,35 @@ Instant MonotonicNow() {
                                 .count());
 }
 
+// The alarm's tag: it only wakes the loop, whose next turn takes the posted work.
+char kWakeTag;
+
+// Completion-queue events handled in a row before the loop looks at its tasks and timers again.
+// Events are taken back to back first so that a turn's work (Raft's Ready, one fsync) covers all
+// of them.
+constexpr int kMaxEventsPerTurn = 256;
+
+gpr_timespec DeadlineIn(Duration wait) {
+  if (wait <= Duration::Zero()) return gpr_time_0(GPR_CLOCK_MONOTONIC);
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_nanos(wait.nanos(), GPR_TIMESPAN));
+}
+
 }  // namespace
 
 RealEnv::RealEnv(NodeId node_id, Random random, std::shared_ptr<spdlog::logger> logger)
     : Env(node_id, random, std::move(logger)) {}
 
 RealEnv::~RealEnv() { Stop(); }
+
+void RealEnv::DriveCompletionQueue(grpc::CompletionQueue* cq) {
+  CHECK(!thread_.joinable() || OnLoopThread()) << "DriveCompletionQueue from another thread";
+  CHECK(cq_ == nullptr) << "RealEnv drives one completion queue";
+  auto alarm = std::make_unique<grpc::Alarm>();
+  std::lock_guard lock(mu_);
+  cq_ = cq;
+  wake_alarm_ = std::move(alarm);
+}
 
 void RealEnv::Start() {
   CHECK(!thread_.joinable()) << "RealEnv started twice";
@@ -36,10 +61,27 @@ void RealEnv::Stop() {
   CHECK(!OnLoopThread()) << "RealEnv::Stop from its own loop thread";
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;
+    if (cq_ != nullptr && !wake_armed_) {
+      wake_armed_ = true;
+      wake_alarm_->Set(cq_, gpr_time_0(GPR_CLOCK_MONOTONIC), &kWakeTag);
+    }
+    stopping_ = true;  // from here on nothing sets the alarm again
   }
   wake_.notify_one();
   thread_.join();
+}
+
+void RealEnv::Wake() {
+  if (OnLoopThread()) return;  // the loop looks at its tasks before it waits again
+  std::lock_guard lock(mu_);
+  if (cq_ == nullptr) {
+    wake_.notify_one();
+    return;
+  }
+  if (wake_armed_ || stopping_) return;
+  wake_armed_ = true;
+  // A deadline in the past: gRPC completes the alarm at once and kicks the queue's poller.
+  wake_alarm_->Set(cq_, gpr_time_0(GPR_CLOCK_MONOTONIC), &kWakeTag);
 }
 
 Instant RealEnv::Now() const { return MonotonicNow(); }
@@ -59,7 +101,7 @@ TimerId RealEnv::After(Duration delay, Task fn) {
     timers_.emplace(std::make_pair(deadline, id), std::move(fn));
     timer_deadlines_.emplace(id, deadline);
   }
-  wake_.notify_one();
+  Wake();
   return TimerId{id};
 }
 
@@ -77,7 +119,7 @@ void RealEnv::Post(Task fn) {
     std::lock_guard lock(mu_);
     tasks_.push_back(std::move(fn));
   }
-  wake_.notify_one();
+  Wake();
 }
 
 Duration RealEnv::CollectDueTimers(std::deque<Task>& ready) {
@@ -92,33 +134,65 @@ Duration RealEnv::CollectDueTimers(std::deque<Task>& ready) {
   return Seconds(3600);
 }
 
+void RealEnv::PollQueue(Duration wait) {
+  gpr_timespec deadline = DeadlineIn(wait);
+  for (int i = 0; i < kMaxEventsPerTurn; ++i) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (cq_->AsyncNext(&tag, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) return;
+    if (tag == &kWakeTag) {
+      std::lock_guard lock(mu_);
+      wake_armed_ = false;
+    } else {
+      static_cast<CqTag*>(tag)->Done(ok);
+    }
+    deadline = gpr_time_0(GPR_CLOCK_MONOTONIC);  // then only what is ready at once
+  }
+}
+
+void RealEnv::DrainQueue() {
+  draining_ = true;
+  cq_->Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_->Next(&tag, &ok)) {
+    if (tag != &kWakeTag) static_cast<CqTag*>(tag)->Done(ok);
+  }
+}
+
 void RealEnv::Loop() {
   ScopedCurrent scope(this);
   std::deque<Task> ready;
   for (;;) {
+    Duration wait;
     {
       std::unique_lock lock(mu_);
       for (;;) {
         if (stopping_) break;
-        const Duration wait = CollectDueTimers(ready);
+        wait = CollectDueTimers(ready);
         // Tasks posted before this turn run first, then timers that are due, in deadline order.
         while (!tasks_.empty()) {
           ready.push_front(std::move(tasks_.back()));
           tasks_.pop_back();
         }
-        if (!ready.empty()) break;
+        if (!ready.empty() || cq_ != nullptr) break;
         wake_.wait_for(lock, std::chrono::nanoseconds(wait.nanos()));
       }
       if (stopping_) break;
     }
+    const bool ran = !ready.empty();
     while (!ready.empty()) {
       Task task = std::move(ready.front());
       ready.pop_front();
       task();
     }
+    // With a queue: what the tasks started may already have completed, so after work the queue
+    // is only looked at; otherwise the loop sleeps in it until the next timer is due.
+    if (cq_ != nullptr) PollQueue(ran ? Duration::Zero() : wait);
   }
   ready.clear();
   ShutdownFibers();
+  if (cq_ != nullptr) DrainQueue();
   std::lock_guard lock(mu_);
   tasks_.clear();
   timers_.clear();

@@ -2,6 +2,8 @@
 // waiting; nothing depends on how fast the machine is.
 #include "net/real_env.h"
 
+#include <grpcpp/alarm.h>
+#include <grpcpp/completion_queue.h>
 #include <gtest/gtest.h>
 
 #include <future>
@@ -17,10 +19,14 @@ namespace {
 
 constexpr auto kGenerous = std::chrono::seconds(60);
 
-class RealEnvTest : public ::testing::Test {
- protected:
-  RealEnvTest() : env_(1, Random(1), MakeNodeLogger(1, {StderrSink()})) { env_.Start(); }
+// How the loop waits: on its condition variable, or as the poller of a gRPC completion queue
+// (woken by an alarm) given before Start, or handed over by a task on the loop (as metad does once
+// its node is open).
+enum class Wait { kCondvar, kQueue, kQueueFromLoop };
 
+// Every test runs in each mode.
+class RealEnvTest : public ::testing::TestWithParam<Wait> {
+ protected:
   // Runs `fn` on the loop and waits for it.
   template <class F>
   auto OnLoop(F fn) {
@@ -31,10 +37,36 @@ class RealEnvTest : public ::testing::Test {
     return result.get();
   }
 
+  RealEnvTest() : env_(1, Random(1), MakeNodeLogger(1, {StderrSink()})) {
+    if (GetParam() == Wait::kQueue) env_.DriveCompletionQueue(&cq_);
+    env_.Start();
+    if (GetParam() == Wait::kQueueFromLoop) {
+      OnLoop([&] {
+        env_.DriveCompletionQueue(&cq_);
+        return 0;
+      });
+    }
+  }
+
+  grpc::CompletionQueue cq_;  // outlives env_, which drains it
   RealEnv env_;
 };
 
-TEST_F(RealEnvTest, PostFromManyThreadsRunsEveryTaskOnTheLoopThread) {
+INSTANTIATE_TEST_SUITE_P(Wait, RealEnvTest,
+                         ::testing::Values(Wait::kCondvar, Wait::kQueue, Wait::kQueueFromLoop),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Wait::kCondvar:
+                               return "OnCondvar";
+                             case Wait::kQueue:
+                               return "OnQueue";
+                             case Wait::kQueueFromLoop:
+                               return "OnQueueFromLoop";
+                           }
+                           return "";
+                         });
+
+TEST_P(RealEnvTest, PostFromManyThreadsRunsEveryTaskOnTheLoopThread) {
   constexpr int kThreads = 4, kTasks = 2000;
   int count = 0;  // touched only on the loop thread
   bool wrong_thread = false;
@@ -54,7 +86,7 @@ TEST_F(RealEnvTest, PostFromManyThreadsRunsEveryTaskOnTheLoopThread) {
   EXPECT_FALSE(OnLoop([&] { return wrong_thread; }));
 }
 
-TEST_F(RealEnvTest, PostsFromOneThreadKeepTheirOrder) {
+TEST_P(RealEnvTest, PostsFromOneThreadKeepTheirOrder) {
   std::vector<int> seen;
   for (int i = 0; i < 1000; ++i) env_.Post([&seen, i] { seen.push_back(i); });
   std::vector<int> expected(1000);
@@ -62,7 +94,7 @@ TEST_F(RealEnvTest, PostsFromOneThreadKeepTheirOrder) {
   EXPECT_EQ(OnLoop([&] { return seen; }), expected);
 }
 
-TEST_F(RealEnvTest, TimersFireInDeadlineOrderAndCancelledOnesNever) {
+TEST_P(RealEnvTest, TimersFireInDeadlineOrderAndCancelledOnesNever) {
   std::promise<std::vector<int>> done;
   std::vector<int> order;
   OnLoop([&] {
@@ -84,7 +116,7 @@ TEST_F(RealEnvTest, TimersFireInDeadlineOrderAndCancelledOnesNever) {
   EXPECT_GE(env_.Now() - start, Millis(25));  // the 30 ms timer never fires early
 }
 
-TEST_F(RealEnvTest, FibersSleepAndAwaitFuturesCompletedFromAnotherThread) {
+TEST_P(RealEnvTest, FibersSleepAndAwaitFuturesCompletedFromAnotherThread) {
   std::promise<std::string> done;
   auto promise = std::make_shared<Promise<std::string>>();
   OnLoop([&] {
@@ -128,6 +160,54 @@ TEST(RealEnvShutdownTest, StopUnwindsBlockedFibersOnTheLoopThread) {
     EXPECT_TRUE(unwound);
   }
   EXPECT_FALSE(returned);
+}
+
+TEST(RealEnvQueueTest, TagsCompleteOnTheLoopThreadAndStopDrainsWhatFibersStartLast) {
+  grpc::CompletionQueue cq;
+  RealEnv env(3, Random(3), MakeNodeLogger(3, {StderrSink()}));
+  env.DriveCompletionQueue(&cq);
+  env.Start();
+  grpc::Alarm alarm, last;
+  std::promise<bool> fired;
+  bool on_loop = false;
+  CqCallback tag([&](bool ok) {
+    on_loop = env.OnLoopThread();
+    fired.set_value(ok);
+  });
+  env.Post([&] {
+    alarm.Set(&cq,
+              gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(5, GPR_TIMESPAN)),
+              static_cast<CqTag*>(&tag));
+  });
+  auto f = fired.get_future();
+  ASSERT_EQ(f.wait_for(kGenerous), std::future_status::ready);
+  EXPECT_TRUE(f.get());
+  EXPECT_TRUE(on_loop);
+
+  // A fiber unwound by Stop starts one more operation as it goes, as a call's Finisher does: the
+  // drain runs its tag, and the tag sees the loop stopping.
+  bool drained = false, saw_stopping = false;
+  CqCallback last_tag([&](bool) {
+    drained = true;
+    saw_stopping = env.stopping();
+  });
+  struct OnUnwind {
+    std::function<void()> fn;
+    ~OnUnwind() { fn(); }
+  };
+  std::promise<void> started;
+  env.Post([&] {
+    env.fibers().Spawn("stuck", [&] {
+      OnUnwind unwind{
+          [&] { last.Set(&cq, gpr_time_0(GPR_CLOCK_MONOTONIC), static_cast<CqTag*>(&last_tag)); }};
+      started.set_value();
+      (void)fiber::Sleep(Seconds(3600));
+    });
+  });
+  ASSERT_EQ(started.get_future().wait_for(kGenerous), std::future_status::ready);
+  env.Stop();
+  EXPECT_TRUE(drained);
+  EXPECT_TRUE(saw_stopping);
 }
 
 }  // namespace
