@@ -40,11 +40,9 @@ inline constexpr size_t kMaxListPage = 10000;         // items in one List page
 inline constexpr size_t kMaxRequestBytes = 16 << 20;  // one gRPC message, either direction
 
 // Node-to-node transport: per peer, frames queued while the stream is busy (a full queue makes
-// Send answer UNAVAILABLE), frames written per stream message, and bytes received but not yet
-// handed to the node's loop (beyond it, incoming frames are dropped; Raft resends).
+// Send answer UNAVAILABLE), and frames written per stream message.
 inline constexpr size_t kTransportQueueFrames = 4096;
 inline constexpr size_t kTransportQueueBytes = 64 << 20;
 inline constexpr size_t kTransportBatchBytes = 4 << 20;
-inline constexpr size_t kTransportPendingDeliveryBytes = 128 << 20;
 
 }  // namespace meta

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/fiber.h"
 #include "core/limits.h"
@@ -23,57 +24,111 @@ struct Call {
   GroupId group = store::kMetadataGroup;
 };
 
-// Finishes the call exactly once: with the body's status, or, if the fiber is unwound by a
-// shutdown before the body returns, with UNAVAILABLE.
-class Finisher {
- public:
-  Finisher(ApiContext& api, grpc::ServerUnaryReactor* reactor) : api_(api), reactor_(reactor) {}
-  ~Finisher() {
-    if (!done_) reactor_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node shutting down"));
-    api_.in_flight.fetch_sub(1);
-  }
-  void Finish(const grpc::Status& s) {
-    done_ = true;
-    reactor_->Finish(s);
-  }
-
- private:
-  ApiContext& api_;
-  grpc::ServerUnaryReactor* reactor_;
-  bool done_ = false;
-};
-
-void AddLeaderHint(ApiContext& api, grpc::CallbackServerContext* ctx, GroupId group) {
+void AddLeaderHint(ApiContext& api, grpc::ServerContext& ctx, GroupId group) {
   if (api.node == nullptr) return;
   const NodeId lead = api.node->raft(group).lead();
   if (lead == 0) return;
-  ctx->AddTrailingMetadata("x-meta-leader-id", std::to_string(lead));
-  ctx->AddTrailingMetadata("x-meta-leader-addr", api.address_of(lead));
+  ctx.AddTrailingMetadata("x-meta-leader-id", std::to_string(lead));
+  ctx.AddTrailingMetadata("x-meta-leader-addr", api.address_of(lead));
 }
 
-// Runs `body(call)` in a fiber on the node's loop and finishes the call with its status.
-template <class Body>
-grpc::ServerUnaryReactor* Serve(ApiContext& api, grpc::CallbackServerContext* ctx, const char* name,
-                                Body body) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (api.draining.load()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is shutting down"));
-    return reactor;
+// One method of a service: how to ask gRPC for its next call, and the body that answers it.
+template <class Svc, class Req, class Resp>
+struct Method {
+  using RequestFn = void (Svc::*)(grpc::ServerContext*, Req*,
+                                  grpc::ServerAsyncResponseWriter<Resp>*, grpc::CompletionQueue*,
+                                  grpc::ServerCompletionQueue*, void*);
+  using BodyFn = Status (Svc::*)(Call&, const Req*, Resp*);
+  const char* name;
+  Svc* service;
+  RequestFn request;
+  BodyFn body;
+  ApiContext* api;
+  grpc::ServerCompletionQueue* cq;
+};
+
+// One unary call, from gRPC's match of a request to the answer. Everything happens on the loop
+// thread: the match arrives on the loop's queue, the next call of the method is asked for at
+// once, and the body runs in a fiber (it may wait for a commit or a read round), which answers
+// the call. The object frees itself when the answer is sent, or when the server shuts down.
+template <class Svc, class Req, class Resp>
+class UnaryCall final : public CqTag {
+ public:
+  explicit UnaryCall(const Method<Svc, Req, Resp>& m) : m_(m), writer_(&ctx_) {
+    (m_.service->*m_.request)(&ctx_, &req_, &writer_, m_.cq, m_.cq, static_cast<CqTag*>(this));
   }
-  api.in_flight.fetch_add(1);
-  api.env->Post([&api, ctx, reactor, name, body = std::move(body)]() mutable {
-    api.env->fibers().Spawn(name, [&api, ctx, reactor, body = std::move(body)]() mutable {
-      Finisher finisher(api, reactor);
+
+  void Done(bool ok) override {
+    ApiContext& api = *m_.api;
+    // Not matched (the server is shutting down), or the answer went out: the call is over.
+    if (!ok || answering_ || api.env->stopping()) {
+      delete this;
+      return;
+    }
+    new UnaryCall(m_);
+    if (api.draining.load()) {
+      Answer(UnavailableError("node is shutting down"));
+      return;
+    }
+    api.in_flight.fetch_add(1);
+    api.env->fibers().Spawn(m_.name, [this] {
+      // Answers exactly once: with the body's status, or, if a shutdown unwinds the fiber before
+      // the body returns, with UNAVAILABLE.
+      struct Guard {
+        UnaryCall* call;
+        ~Guard() {
+          if (!call->answering_) call->Answer(UnavailableError("node shutting down"));
+          call->m_.api->in_flight.fetch_sub(1);
+        }
+      } guard{this};
+      ApiContext& api = *m_.api;
       Call call;
-      Status s = api.node == nullptr || !api.node->running()
-                     ? UnavailableError("node is not serving")
-                     : body(call);
-      if (!s.ok()) AddLeaderHint(api, ctx, call.group);
-      finisher.Finish(ToGrpc(s));
+      Status s = UnavailableError("node is not serving");
+      if (api.node != nullptr && api.node->running()) {
+        s = std::invoke(m_.body, m_.service, call, &req_, &resp_);
+      }
+      if (!s.ok()) AddLeaderHint(api, ctx_, call.group);
+      Answer(s);
     });
-  });
-  return reactor;
-}
+  }
+
+ private:
+  void Answer(const Status& s) {
+    answering_ = true;
+    if (s.ok()) {
+      writer_.Finish(resp_, grpc::Status::OK, static_cast<CqTag*>(this));
+    } else {
+      writer_.FinishWithError(ToGrpc(s), static_cast<CqTag*>(this));
+    }
+  }
+
+  const Method<Svc, Req, Resp>& m_;
+  grpc::ServerContext ctx_;
+  Req req_;
+  Resp resp_;
+  grpc::ServerAsyncResponseWriter<Resp> writer_;
+  bool answering_ = false;
+};
+
+// The methods of one service. `Svc` derives from the service's generated AsyncService.
+template <class Svc>
+class Methods {
+ public:
+  template <class Req, class Resp>
+  void Add(const char* name, Svc* svc, typename Method<Svc, Req, Resp>::RequestFn request,
+           Status (Svc::*body)(Call&, const Req*, Resp*), ApiContext& api,
+           grpc::ServerCompletionQueue* cq) {
+    auto m = std::make_shared<Method<Svc, Req, Resp>>(
+        Method<Svc, Req, Resp>{name, svc, request, body, &api, cq});
+    // A few calls of each method are asked for at once, so a burst of requests finds them.
+    for (int i = 0; i < kCallsAskedPerMethod; ++i) new UnaryCall<Svc, Req, Resp>(*m);
+    keep_.push_back(std::move(m));
+  }
+
+ private:
+  static constexpr int kCallsAskedPerMethod = 8;
+  std::vector<std::shared_ptr<const void>> keep_;  // the methods outlive their calls
+};
 
 void FillHeader(ApiContext& api, GroupId group, uint64_t index, v1::ResponseHeader* h) {
   const raft::Raft& r = api.node->raft(group);
@@ -161,291 +216,291 @@ void ToKeyValue(const std::string& key, const storepb::KvValue& v, v1::KeyValue*
 
 // ---- KV ----
 
-class KvService final : public v1::KV::CallbackService {
+class KvService final : public v1::KV::AsyncService, public ApiService {
  public:
   explicit KvService(ApiContext& api) : api_(api) {}
 
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* req,
-                                v1::GetResponse* resp) override {
-    return Serve(api_, ctx, "kv.get", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckKey("key", req->key()));
-      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
-      call.group = api_.node->RouteKv(req->key());
-      Result<storepb::KvValue> v = api_.node->Get(req->key(), lin);
-      if (v.ok()) {
-        resp->set_found(true);
-        ToKeyValue(req->key(), *v, resp->mutable_kv());
-      } else if (v.status().code() != Code::kNotFound) {
-        return v.status();
-      }
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return Status::Ok();
-    });
+  grpc::Service* service() override { return this; }
+  void Start(grpc::ServerCompletionQueue* cq) override {
+    methods_.Add<v1::GetRequest, v1::GetResponse>("kv.get", this, &KvService::RequestGet,
+                                                  &KvService::Get, api_, cq);
+    methods_.Add<v1::ListRequest, v1::ListResponse>("kv.list", this, &KvService::RequestList,
+                                                    &KvService::List, api_, cq);
+    methods_.Add<v1::PutRequest, v1::PutResponse>("kv.put", this, &KvService::RequestPut,
+                                                  &KvService::Put, api_, cq);
+    methods_.Add<v1::DeleteRequest, v1::DeleteResponse>(
+        "kv.delete", this, &KvService::RequestDelete, &KvService::Delete, api_, cq);
+    methods_.Add<v1::CompareAndSetRequest, v1::CompareAndSetResponse>(
+        "kv.cas", this, &KvService::RequestCompareAndSet, &KvService::CompareAndSet, api_, cq);
   }
 
-  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx, const v1::ListRequest* req,
-                                 v1::ListResponse* resp) override {
-    return Serve(api_, ctx, "kv.list", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckBytes("prefix", req->prefix(), kMaxKeyBytes, false));
-      RETURN_IF_ERROR(CheckBytes("start_after", req->start_after(), kMaxKeyBytes, false));
-      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
-      const size_t limit = PageLimit(req->limit());
-      ASSIGN_OR_RETURN(auto kvs,
-                       api_.node->List(req->prefix(), req->start_after(), limit + 1, lin));
-      resp->set_more(kvs.size() > limit);
-      if (kvs.size() > limit) kvs.resize(limit);
-      for (const auto& [k, v] : kvs) ToKeyValue(k, v, resp->add_kvs());
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return Status::Ok();
-    });
+  Status Get(Call& call, const v1::GetRequest* req, v1::GetResponse* resp) {
+    RETURN_IF_ERROR(CheckKey("key", req->key()));
+    ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+    call.group = api_.node->RouteKv(req->key());
+    Result<storepb::KvValue> v = api_.node->Get(req->key(), lin);
+    if (v.ok()) {
+      resp->set_found(true);
+      ToKeyValue(req->key(), *v, resp->mutable_kv());
+    } else if (v.status().code() != Code::kNotFound) {
+      return v.status();
+    }
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return Status::Ok();
   }
 
-  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
-                                v1::PutResponse* resp) override {
-    return Serve(api_, ctx, "kv.put", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckKey("key", req->key()));
-      RETURN_IF_ERROR(CheckBytes("value", req->value(), kMaxValueBytes, false));
-      storepb::Command cmd;
-      cmd.mutable_kv_put()->set_key(req->key());
-      cmd.mutable_kv_put()->set_value(req->value());
-      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
-      if (r.code() != 0) return Status(static_cast<Code>(r.code()), r.message());
-      FillHeader(api_, call.group, r.index(), resp->mutable_header());
-      return Status::Ok();
-    });
+  Status List(Call& call, const v1::ListRequest* req, v1::ListResponse* resp) {
+    RETURN_IF_ERROR(CheckBytes("prefix", req->prefix(), kMaxKeyBytes, false));
+    RETURN_IF_ERROR(CheckBytes("start_after", req->start_after(), kMaxKeyBytes, false));
+    ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+    const size_t limit = PageLimit(req->limit());
+    ASSIGN_OR_RETURN(auto kvs, api_.node->List(req->prefix(), req->start_after(), limit + 1, lin));
+    resp->set_more(kvs.size() > limit);
+    if (kvs.size() > limit) kvs.resize(limit);
+    for (const auto& [k, v] : kvs) ToKeyValue(k, v, resp->add_kvs());
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return Status::Ok();
   }
 
-  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx, const v1::DeleteRequest* req,
-                                   v1::DeleteResponse* resp) override {
-    return Serve(api_, ctx, "kv.delete", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckKey("key", req->key()));
-      storepb::Command cmd;
-      cmd.mutable_kv_delete()->set_key(req->key());
-      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
-      const Code code = static_cast<Code>(r.code());
-      if (code != Code::kOk && code != Code::kNotFound) return Status(code, r.message());
-      resp->set_deleted(code == Code::kOk);
-      FillHeader(api_, call.group, r.index(), resp->mutable_header());
-      return Status::Ok();
-    });
+  Status Put(Call& call, const v1::PutRequest* req, v1::PutResponse* resp) {
+    RETURN_IF_ERROR(CheckKey("key", req->key()));
+    RETURN_IF_ERROR(CheckBytes("value", req->value(), kMaxValueBytes, false));
+    storepb::Command cmd;
+    cmd.mutable_kv_put()->set_key(req->key());
+    cmd.mutable_kv_put()->set_value(req->value());
+    ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+    if (r.code() != 0) return Status(static_cast<Code>(r.code()), r.message());
+    FillHeader(api_, call.group, r.index(), resp->mutable_header());
+    return Status::Ok();
   }
 
-  grpc::ServerUnaryReactor* CompareAndSet(grpc::CallbackServerContext* ctx,
-                                          const v1::CompareAndSetRequest* req,
-                                          v1::CompareAndSetResponse* resp) override {
-    return Serve(api_, ctx, "kv.cas", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckKey("key", req->key()));
-      RETURN_IF_ERROR(CheckBytes("expected_value", req->expected_value(), kMaxValueBytes, false));
-      RETURN_IF_ERROR(CheckBytes("new_value", req->new_value(), kMaxValueBytes, false));
-      if (req->expect_absent() && !req->expected_value().empty()) {
-        return InvalidArgumentError("expected_value must be empty when expect_absent is set");
-      }
-      if (req->delete_on_match() && !req->new_value().empty()) {
-        return InvalidArgumentError("new_value must be empty when delete_on_match is set");
-      }
-      storepb::Command cmd;
-      storepb::KvCompareAndSet* op = cmd.mutable_kv_cas();
-      op->set_key(req->key());
-      op->set_expect_absent(req->expect_absent());
-      op->set_expected_value(req->expected_value());
-      op->set_new_value(req->new_value());
-      op->set_delete_on_match(req->delete_on_match());
-      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
-      if (r.code() != 0) return Status(static_cast<Code>(r.code()), r.message());
-      resp->set_succeeded(r.succeeded());
-      if (!r.succeeded() && r.has_previous()) {
-        resp->set_found(true);
-        ToKeyValue(req->key(), r.previous(), resp->mutable_current());
-      }
-      FillHeader(api_, call.group, r.index(), resp->mutable_header());
-      return Status::Ok();
-    });
+  Status Delete(Call& call, const v1::DeleteRequest* req, v1::DeleteResponse* resp) {
+    RETURN_IF_ERROR(CheckKey("key", req->key()));
+    storepb::Command cmd;
+    cmd.mutable_kv_delete()->set_key(req->key());
+    ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+    const Code code = static_cast<Code>(r.code());
+    if (code != Code::kOk && code != Code::kNotFound) return Status(code, r.message());
+    resp->set_deleted(code == Code::kOk);
+    FillHeader(api_, call.group, r.index(), resp->mutable_header());
+    return Status::Ok();
+  }
+
+  Status CompareAndSet(Call& call, const v1::CompareAndSetRequest* req,
+                       v1::CompareAndSetResponse* resp) {
+    RETURN_IF_ERROR(CheckKey("key", req->key()));
+    RETURN_IF_ERROR(CheckBytes("expected_value", req->expected_value(), kMaxValueBytes, false));
+    RETURN_IF_ERROR(CheckBytes("new_value", req->new_value(), kMaxValueBytes, false));
+    if (req->expect_absent() && !req->expected_value().empty()) {
+      return InvalidArgumentError("expected_value must be empty when expect_absent is set");
+    }
+    if (req->delete_on_match() && !req->new_value().empty()) {
+      return InvalidArgumentError("new_value must be empty when delete_on_match is set");
+    }
+    storepb::Command cmd;
+    storepb::KvCompareAndSet* op = cmd.mutable_kv_cas();
+    op->set_key(req->key());
+    op->set_expect_absent(req->expect_absent());
+    op->set_expected_value(req->expected_value());
+    op->set_new_value(req->new_value());
+    op->set_delete_on_match(req->delete_on_match());
+    ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+    if (r.code() != 0) return Status(static_cast<Code>(r.code()), r.message());
+    resp->set_succeeded(r.succeeded());
+    if (!r.succeeded() && r.has_previous()) {
+      resp->set_found(true);
+      ToKeyValue(req->key(), r.previous(), resp->mutable_current());
+    }
+    FillHeader(api_, call.group, r.index(), resp->mutable_header());
+    return Status::Ok();
   }
 
  private:
   ApiContext& api_;
+  Methods<KvService> methods_;
 };
 
 // ---- offsets ----
 
-class OffsetService final : public v1::Offset::CallbackService {
+class OffsetService final : public v1::Offset::AsyncService, public ApiService {
  public:
   explicit OffsetService(ApiContext& api) : api_(api) {}
 
-  grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* ctx,
-                                   const v1::CommitOffsetsRequest* req,
-                                   v1::CommitOffsetsResponse* resp) override {
-    return Serve(api_, ctx, "offset.commit", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckName("group", req->group()));
-      if (req->offsets().empty()) return InvalidArgumentError("offsets must not be empty");
-      RETURN_IF_ERROR(CheckCount("offsets", req->offsets_size(), kMaxBatchItems));
-      storepb::Command cmd;
-      storepb::OffsetCommit* op = cmd.mutable_offset_commit();
-      op->set_group(req->group());
-      for (int i = 0; i < req->offsets_size(); ++i) {
-        const v1::OffsetCommit& o = req->offsets(i);
-        RETURN_IF_ERROR(CheckName("offsets[" + std::to_string(i) + "].topic", o.topic()));
-        storepb::OffsetEntry* e = op->add_entries();
-        e->set_topic(o.topic());
-        e->set_partition(o.partition());
-        e->set_offset(o.offset());
-        if (o.has_expected()) {
-          e->set_has_expected(true);
-          e->set_expected(o.expected());
-        }
-      }
-      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
-      const Code code = static_cast<Code>(r.code());
-      if (code != Code::kOk && code != Code::kFailedPrecondition) {
-        return Status(code, r.message());
-      }
-      resp->set_succeeded(r.succeeded());
-      FillHeader(api_, call.group, r.index(), resp->mutable_header());
-      return Status::Ok();
-    });
+  grpc::Service* service() override { return this; }
+  void Start(grpc::ServerCompletionQueue* cq) override {
+    methods_.Add<v1::CommitOffsetsRequest, v1::CommitOffsetsResponse>(
+        "offset.commit", this, &OffsetService::RequestCommit, &OffsetService::Commit, api_, cq);
+    methods_.Add<v1::GetOffsetsRequest, v1::GetOffsetsResponse>(
+        "offset.get", this, &OffsetService::RequestGet, &OffsetService::Get, api_, cq);
   }
 
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetOffsetsRequest* req,
-                                v1::GetOffsetsResponse* resp) override {
-    return Serve(api_, ctx, "offset.get", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckName("group", req->group()));
-      RETURN_IF_ERROR(CheckCount("partitions", req->partitions_size(), kMaxBatchItems));
-      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
-      for (int i = 0; i < req->partitions_size(); ++i) {
-        RETURN_IF_ERROR(
-            CheckName("partitions[" + std::to_string(i) + "].topic", req->partitions(i).topic()));
+  Status Commit(Call& call, const v1::CommitOffsetsRequest* req, v1::CommitOffsetsResponse* resp) {
+    RETURN_IF_ERROR(CheckName("group", req->group()));
+    if (req->offsets().empty()) return InvalidArgumentError("offsets must not be empty");
+    RETURN_IF_ERROR(CheckCount("offsets", req->offsets_size(), kMaxBatchItems));
+    storepb::Command cmd;
+    storepb::OffsetCommit* op = cmd.mutable_offset_commit();
+    op->set_group(req->group());
+    for (int i = 0; i < req->offsets_size(); ++i) {
+      const v1::OffsetCommit& o = req->offsets(i);
+      RETURN_IF_ERROR(CheckName("offsets[" + std::to_string(i) + "].topic", o.topic()));
+      storepb::OffsetEntry* e = op->add_entries();
+      e->set_topic(o.topic());
+      e->set_partition(o.partition());
+      e->set_offset(o.offset());
+      if (o.has_expected()) {
+        e->set_has_expected(true);
+        e->set_expected(o.expected());
       }
-      call.group = api_.node->RouteOffset(req->group());
-      if (lin) RETURN_IF_ERROR(api_.node->ReadBarrier(call.group));
-      for (const v1::TopicPartition& tp : req->partitions()) {
-        v1::PartitionOffset* out = resp->add_offsets();
-        out->set_topic(tp.topic());
-        out->set_partition(tp.partition());
-        Result<uint64_t> o = api_.node->GetOffset(req->group(), tp.topic(), tp.partition(), false);
-        if (o.ok()) {
-          out->set_found(true);
-          out->set_offset(*o);
-        } else if (o.status().code() != Code::kNotFound) {
-          return o.status();
-        }
+    }
+    ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+    const Code code = static_cast<Code>(r.code());
+    if (code != Code::kOk && code != Code::kFailedPrecondition) {
+      return Status(code, r.message());
+    }
+    resp->set_succeeded(r.succeeded());
+    FillHeader(api_, call.group, r.index(), resp->mutable_header());
+    return Status::Ok();
+  }
+
+  Status Get(Call& call, const v1::GetOffsetsRequest* req, v1::GetOffsetsResponse* resp) {
+    RETURN_IF_ERROR(CheckName("group", req->group()));
+    RETURN_IF_ERROR(CheckCount("partitions", req->partitions_size(), kMaxBatchItems));
+    ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+    for (int i = 0; i < req->partitions_size(); ++i) {
+      RETURN_IF_ERROR(
+          CheckName("partitions[" + std::to_string(i) + "].topic", req->partitions(i).topic()));
+    }
+    call.group = api_.node->RouteOffset(req->group());
+    if (lin) RETURN_IF_ERROR(api_.node->ReadBarrier(call.group));
+    for (const v1::TopicPartition& tp : req->partitions()) {
+      v1::PartitionOffset* out = resp->add_offsets();
+      out->set_topic(tp.topic());
+      out->set_partition(tp.partition());
+      Result<uint64_t> o = api_.node->GetOffset(req->group(), tp.topic(), tp.partition(), false);
+      if (o.ok()) {
+        out->set_found(true);
+        out->set_offset(*o);
+      } else if (o.status().code() != Code::kNotFound) {
+        return o.status();
       }
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return Status::Ok();
-    });
+    }
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return Status::Ok();
   }
 
  private:
   ApiContext& api_;
+  Methods<OffsetService> methods_;
 };
 
 // ---- sessions ----
 
-class SessionService final : public v1::Session::CallbackService {
+class SessionService final : public v1::Session::AsyncService, public ApiService {
  public:
   explicit SessionService(ApiContext& api) : api_(api) {}
 
-  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* ctx,
-                                  const v1::SessionBatchRequest* req,
-                                  v1::SessionBatchResponse* resp) override {
-    return Serve(api_, ctx, "session.batch", [this, req, resp](Call& call) -> Status {
-      if (req->upserts().empty() && req->deletes().empty()) {
-        return InvalidArgumentError("upserts and deletes must not both be empty");
-      }
-      RETURN_IF_ERROR(CheckCount("upserts + deletes", req->upserts_size() + req->deletes_size(),
-                                 kMaxBatchItems));
-      size_t bytes = 0;
-      std::map<GroupId, storepb::SessionBatch> parts;
-      for (int i = 0; i < req->upserts_size(); ++i) {
-        const v1::MqttSession& s = req->upserts(i);
-        const std::string field = "upserts[" + std::to_string(i) + "]";
-        RETURN_IF_ERROR(CheckName(field + ".client_id", s.client_id()));
-        RETURN_IF_ERROR(CheckBytes(field + ".data", s.data(), kMaxValueBytes, false));
-        if (s.expiry_interval_ms() < 0) {
-          return InvalidArgumentError(field + ".expiry_interval_ms must not be negative");
-        }
-        bytes += s.client_id().size() + s.data().size();
-        storepb::Session* out = parts[api_.node->RouteSession(s.client_id())].add_upserts();
-        out->set_client_id(s.client_id());
-        out->set_data(s.data());
-        out->set_expiry_interval_ms(s.expiry_interval_ms());
-      }
-      for (int i = 0; i < req->deletes_size(); ++i) {
-        RETURN_IF_ERROR(CheckName("deletes[" + std::to_string(i) + "]", req->deletes(i)));
-        bytes += req->deletes(i).size();
-        parts[api_.node->RouteSession(req->deletes(i))].add_deletes(req->deletes(i));
-      }
-      if (bytes > kMaxBatchBytes) {
-        return InvalidArgumentError("the batch holds " + std::to_string(bytes) +
-                                    " bytes; the limit is " + std::to_string(kMaxBatchBytes));
-      }
-      // One command per data group; the same (client id, sequence) is valid in each, because
-      // every group keeps its own dedup table.
-      bool all = true;
-      for (auto& [group, part] : parts) {
-        part.set_create_only(req->create_only());
-        v1::SessionBatchPart* out = resp->add_parts();
-        out->set_group_id(group);
-        out->set_upserts(part.upserts_size());
-        out->set_deletes(part.deletes_size());
-        storepb::Command cmd;
-        *cmd.mutable_session_batch() = std::move(part);
-        ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
-        const Code code = static_cast<Code>(r.code());
-        if (code != Code::kOk && code != Code::kAlreadyExists) return Status(code, r.message());
-        out->set_succeeded(code == Code::kOk);
-        out->set_error(r.message());
-        all = all && code == Code::kOk;
-      }
-      resp->set_succeeded(all);
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return Status::Ok();
-    });
+  grpc::Service* service() override { return this; }
+  void Start(grpc::ServerCompletionQueue* cq) override {
+    methods_.Add<v1::SessionBatchRequest, v1::SessionBatchResponse>(
+        "session.batch", this, &SessionService::RequestBatch, &SessionService::Batch, api_, cq);
+    methods_.Add<v1::GetSessionRequest, v1::GetSessionResponse>(
+        "session.get", this, &SessionService::RequestGet, &SessionService::Get, api_, cq);
+    methods_.Add<v1::ListSessionsRequest, v1::ListSessionsResponse>(
+        "session.list", this, &SessionService::RequestList, &SessionService::List, api_, cq);
   }
 
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetSessionRequest* req,
-                                v1::GetSessionResponse* resp) override {
-    return Serve(api_, ctx, "session.get", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckName("client_id", req->client_id()));
-      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
-      call.group = api_.node->RouteSession(req->client_id());
-      Result<storepb::StoredSession> s = api_.node->GetSession(req->client_id(), lin);
-      if (s.ok()) {
-        resp->set_found(true);
-        ToSession(*s, resp->mutable_session());
-      } else if (s.status().code() != Code::kNotFound) {
-        return s.status();
+  Status Batch(Call& call, const v1::SessionBatchRequest* req, v1::SessionBatchResponse* resp) {
+    if (req->upserts().empty() && req->deletes().empty()) {
+      return InvalidArgumentError("upserts and deletes must not both be empty");
+    }
+    RETURN_IF_ERROR(
+        CheckCount("upserts + deletes", req->upserts_size() + req->deletes_size(), kMaxBatchItems));
+    size_t bytes = 0;
+    std::map<GroupId, storepb::SessionBatch> parts;
+    for (int i = 0; i < req->upserts_size(); ++i) {
+      const v1::MqttSession& s = req->upserts(i);
+      const std::string field = "upserts[" + std::to_string(i) + "]";
+      RETURN_IF_ERROR(CheckName(field + ".client_id", s.client_id()));
+      RETURN_IF_ERROR(CheckBytes(field + ".data", s.data(), kMaxValueBytes, false));
+      if (s.expiry_interval_ms() < 0) {
+        return InvalidArgumentError(field + ".expiry_interval_ms must not be negative");
       }
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return Status::Ok();
-    });
+      bytes += s.client_id().size() + s.data().size();
+      storepb::Session* out = parts[api_.node->RouteSession(s.client_id())].add_upserts();
+      out->set_client_id(s.client_id());
+      out->set_data(s.data());
+      out->set_expiry_interval_ms(s.expiry_interval_ms());
+    }
+    for (int i = 0; i < req->deletes_size(); ++i) {
+      RETURN_IF_ERROR(CheckName("deletes[" + std::to_string(i) + "]", req->deletes(i)));
+      bytes += req->deletes(i).size();
+      parts[api_.node->RouteSession(req->deletes(i))].add_deletes(req->deletes(i));
+    }
+    if (bytes > kMaxBatchBytes) {
+      return InvalidArgumentError("the batch holds " + std::to_string(bytes) +
+                                  " bytes; the limit is " + std::to_string(kMaxBatchBytes));
+    }
+    // One command per data group; the same (client id, sequence) is valid in each, because
+    // every group keeps its own dedup table.
+    bool all = true;
+    for (auto& [group, part] : parts) {
+      part.set_create_only(req->create_only());
+      v1::SessionBatchPart* out = resp->add_parts();
+      out->set_group_id(group);
+      out->set_upserts(part.upserts_size());
+      out->set_deletes(part.deletes_size());
+      storepb::Command cmd;
+      *cmd.mutable_session_batch() = std::move(part);
+      ASSIGN_OR_RETURN(storepb::ApplyResult r, Propose(api_, call, req->write(), std::move(cmd)));
+      const Code code = static_cast<Code>(r.code());
+      if (code != Code::kOk && code != Code::kAlreadyExists) return Status(code, r.message());
+      out->set_succeeded(code == Code::kOk);
+      out->set_error(r.message());
+      all = all && code == Code::kOk;
+    }
+    resp->set_succeeded(all);
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return Status::Ok();
   }
 
-  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx,
-                                 const v1::ListSessionsRequest* req,
-                                 v1::ListSessionsResponse* resp) override {
-    return Serve(api_, ctx, "session.list", [this, req, resp](Call& call) -> Status {
-      RETURN_IF_ERROR(CheckBytes("start_after", req->start_after(), kMaxNameBytes, false));
-      ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
-      const size_t limit = PageLimit(req->limit());
-      // Sessions are spread over the data groups: take a page from each, merge by client id.
-      std::vector<storepb::StoredSession> all;
-      for (GroupId g : api_.node->groups()) {
-        if (store::TypeOf(g) != store::GroupType::kData) continue;
-        call.group = g;
-        if (lin) RETURN_IF_ERROR(api_.node->ReadBarrier(g));
-        ASSIGN_OR_RETURN(auto page,
-                         api_.node->state_machine(g).ListSessions(req->start_after(), limit + 1));
-        for (auto& s : page) all.push_back(std::move(s));
-      }
-      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return a.session().client_id() < b.session().client_id();
-      });
-      resp->set_more(all.size() > limit);
-      if (all.size() > limit) all.resize(limit);
-      for (const auto& s : all) ToSession(s, resp->add_sessions());
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return Status::Ok();
+  Status Get(Call& call, const v1::GetSessionRequest* req, v1::GetSessionResponse* resp) {
+    RETURN_IF_ERROR(CheckName("client_id", req->client_id()));
+    ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+    call.group = api_.node->RouteSession(req->client_id());
+    Result<storepb::StoredSession> s = api_.node->GetSession(req->client_id(), lin);
+    if (s.ok()) {
+      resp->set_found(true);
+      ToSession(*s, resp->mutable_session());
+    } else if (s.status().code() != Code::kNotFound) {
+      return s.status();
+    }
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return Status::Ok();
+  }
+
+  Status List(Call& call, const v1::ListSessionsRequest* req, v1::ListSessionsResponse* resp) {
+    RETURN_IF_ERROR(CheckBytes("start_after", req->start_after(), kMaxNameBytes, false));
+    ASSIGN_OR_RETURN(bool lin, Linearizable(req->consistency()));
+    const size_t limit = PageLimit(req->limit());
+    // Sessions are spread over the data groups: take a page from each, merge by client id.
+    std::vector<storepb::StoredSession> all;
+    for (GroupId g : api_.node->groups()) {
+      if (store::TypeOf(g) != store::GroupType::kData) continue;
+      call.group = g;
+      if (lin) RETURN_IF_ERROR(api_.node->ReadBarrier(g));
+      ASSIGN_OR_RETURN(auto page,
+                       api_.node->state_machine(g).ListSessions(req->start_after(), limit + 1));
+      for (auto& s : page) all.push_back(std::move(s));
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.session().client_id() < b.session().client_id();
     });
+    resp->set_more(all.size() > limit);
+    if (all.size() > limit) all.resize(limit);
+    for (const auto& s : all) ToSession(s, resp->add_sessions());
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return Status::Ok();
   }
 
  private:
@@ -457,6 +512,7 @@ class SessionService final : public v1::Session::CallbackService {
   }
 
   ApiContext& api_;
+  Methods<SessionService> methods_;
 };
 
 // ---- cluster ----
@@ -488,113 +544,115 @@ bool InConf(const raft::ConfState& cs, NodeId id, bool learner) {
   return std::find(list.begin(), list.end(), id) != list.end();
 }
 
-class ClusterService final : public v1::Cluster::CallbackService {
+class ClusterService final : public v1::Cluster::AsyncService, public ApiService {
  public:
   explicit ClusterService(ApiContext& api) : api_(api) {}
 
-  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
-                                   v1::StatusResponse* resp) override {
-    return Serve(api_, ctx, "cluster.status", [this, req, resp](Call& call) -> meta::Status {
-      for (const auto& [id, addr] : api_.members()) {
-        v1::Member* m = resp->add_members();
-        m->set_id(id);
-        m->set_addr(addr);
-      }
-      for (GroupId g : api_.node->groups()) {
-        RETURN_IF_ERROR(FillGroupStatus(api_, g, req->with_digests(), resp->add_groups()));
-      }
-      resp->set_version(META_VERSION);
-      FillHeader(api_, call.group, 0, resp->mutable_header());
-      return meta::Status::Ok();
-    });
+  grpc::Service* service() override { return this; }
+  void Start(grpc::ServerCompletionQueue* cq) override {
+    methods_.Add<v1::StatusRequest, v1::StatusResponse>(
+        "cluster.status", this, &ClusterService::RequestStatus, &ClusterService::Status, api_, cq);
+    methods_.Add<v1::MemberAddRequest, v1::MemberAddResponse>("cluster.member_add", this,
+                                                              &ClusterService::RequestMemberAdd,
+                                                              &ClusterService::MemberAdd, api_, cq);
+    methods_.Add<v1::MemberRemoveRequest, v1::MemberRemoveResponse>(
+        "cluster.member_remove", this, &ClusterService::RequestMemberRemove,
+        &ClusterService::MemberRemove, api_, cq);
+    methods_.Add<v1::TransferLeaderRequest, v1::TransferLeaderResponse>(
+        "cluster.transfer", this, &ClusterService::RequestTransferLeader,
+        &ClusterService::TransferLeader, api_, cq);
+    methods_.Add<v1::SnapshotRequest, v1::SnapshotResponse>("cluster.snapshot", this,
+                                                            &ClusterService::RequestSnapshot,
+                                                            &ClusterService::Snapshot, api_, cq);
   }
 
-  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext* ctx,
-                                      const v1::MemberAddRequest* req,
-                                      v1::MemberAddResponse* resp) override {
-    return Serve(api_, ctx, "cluster.member_add", [this, req, resp](Call& call) -> meta::Status {
-      const v1::Member& m = req->member();
-      if (m.id() == 0) return InvalidArgumentError("member.id must not be 0");
-      RETURN_IF_ERROR(CheckName("member.addr", m.addr()));
-      if (m.addr().find(':') == std::string::npos) {
-        return InvalidArgumentError("member.addr must be host:port, not '" + m.addr() + "'");
+  meta::Status Status(Call& call, const v1::StatusRequest* req, v1::StatusResponse* resp) {
+    for (const auto& [id, addr] : api_.members()) {
+      v1::Member* m = resp->add_members();
+      m->set_id(id);
+      m->set_addr(addr);
+    }
+    for (GroupId g : api_.node->groups()) {
+      RETURN_IF_ERROR(FillGroupStatus(api_, g, req->with_digests(), resp->add_groups()));
+    }
+    resp->set_version(META_VERSION);
+    FillHeader(api_, call.group, 0, resp->mutable_header());
+    return meta::Status::Ok();
+  }
+
+  meta::Status MemberAdd(Call& call, const v1::MemberAddRequest* req, v1::MemberAddResponse* resp) {
+    const v1::Member& m = req->member();
+    if (m.id() == 0) return InvalidArgumentError("member.id must not be 0");
+    RETURN_IF_ERROR(CheckName("member.addr", m.addr()));
+    if (m.addr().find(':') == std::string::npos) {
+      return InvalidArgumentError("member.addr must be host:port, not '" + m.addr() + "'");
+    }
+    storepb::Command cmd;
+    cmd.mutable_member_update()->set_id(m.id());
+    cmd.mutable_member_update()->set_addr(m.addr());
+    RETURN_IF_ERROR(Propose(api_, call, v1::WriteHeader(), std::move(cmd)).status());
+    api_.transport->SetPeerAddress(m.id(), m.addr());
+    raft::ConfChange cc;
+    cc.set_type(req->learner_only() ? raftpb::ADD_LEARNER : raftpb::ADD_NODE);
+    cc.set_node_id(m.id());
+    RETURN_IF_ERROR(ChangeEveryGroup(call, cc, [&](const raft::ConfState& cs) {
+      return InConf(cs, m.id(), req->learner_only());
+    }));
+    FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
+    return meta::Status::Ok();
+  }
+
+  meta::Status MemberRemove(Call& call, const v1::MemberRemoveRequest* req,
+                            v1::MemberRemoveResponse* resp) {
+    if (req->id() == 0) return InvalidArgumentError("id must not be 0");
+    raft::ConfChange cc;
+    cc.set_type(raftpb::REMOVE_NODE);
+    cc.set_node_id(req->id());
+    RETURN_IF_ERROR(ChangeEveryGroup(call, cc, [&](const raft::ConfState& cs) {
+      return !InConf(cs, req->id(), false) && !InConf(cs, req->id(), true);
+    }));
+    FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
+    return meta::Status::Ok();
+  }
+
+  meta::Status TransferLeader(Call& call, const v1::TransferLeaderRequest* req,
+                              v1::TransferLeaderResponse* resp) {
+    if (req->to() == 0) return InvalidArgumentError("to must not be 0");
+    ASSIGN_OR_RETURN(std::vector<GroupId> groups, Groups(req->group_id()));
+    for (GroupId g : groups) {
+      call.group = g;
+      if (!InConf(api_.node->log(g).conf_state(), req->to(), false)) {
+        return FailedPreconditionError("node " + std::to_string(req->to()) +
+                                       " is not a voter of group " + std::to_string(g));
       }
-      storepb::Command cmd;
-      cmd.mutable_member_update()->set_id(m.id());
-      cmd.mutable_member_update()->set_addr(m.addr());
-      RETURN_IF_ERROR(Propose(api_, call, v1::WriteHeader(), std::move(cmd)).status());
-      api_.transport->SetPeerAddress(m.id(), m.addr());
-      raft::ConfChange cc;
-      cc.set_type(req->learner_only() ? raftpb::ADD_LEARNER : raftpb::ADD_NODE);
-      cc.set_node_id(m.id());
-      RETURN_IF_ERROR(ChangeEveryGroup(call, cc, [&](const raft::ConfState& cs) {
-        return InConf(cs, m.id(), req->learner_only());
-      }));
-      FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
-      return meta::Status::Ok();
-    });
-  }
-
-  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext* ctx,
-                                         const v1::MemberRemoveRequest* req,
-                                         v1::MemberRemoveResponse* resp) override {
-    return Serve(api_, ctx, "cluster.member_remove", [this, req, resp](Call& call) -> meta::Status {
-      if (req->id() == 0) return InvalidArgumentError("id must not be 0");
-      raft::ConfChange cc;
-      cc.set_type(raftpb::REMOVE_NODE);
-      cc.set_node_id(req->id());
-      RETURN_IF_ERROR(ChangeEveryGroup(call, cc, [&](const raft::ConfState& cs) {
-        return !InConf(cs, req->id(), false) && !InConf(cs, req->id(), true);
-      }));
-      FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
-      return meta::Status::Ok();
-    });
-  }
-
-  grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* ctx,
-                                           const v1::TransferLeaderRequest* req,
-                                           v1::TransferLeaderResponse* resp) override {
-    return Serve(api_, ctx, "cluster.transfer", [this, req, resp](Call& call) -> meta::Status {
-      if (req->to() == 0) return InvalidArgumentError("to must not be 0");
-      ASSIGN_OR_RETURN(std::vector<GroupId> groups, Groups(req->group_id()));
-      for (GroupId g : groups) {
-        call.group = g;
-        if (!InConf(api_.node->log(g).conf_state(), req->to(), false)) {
-          return FailedPreconditionError("node " + std::to_string(req->to()) +
-                                         " is not a voter of group " + std::to_string(g));
+      if (api_.node->raft(g).lead() == req->to()) continue;
+      RETURN_IF_ERROR(api_.node->TransferLeader(g, req->to()));
+    }
+    // Wait until every group reports the new leader (an election timeout at most, normally).
+    const Instant deadline = api_.env->Now() + api_.node->options().write_timeout;
+    for (GroupId g : groups) {
+      call.group = g;
+      while (api_.node->raft(g).lead() != req->to()) {
+        if (api_.env->Now() > deadline) {
+          return DeadlineExceededError("group " + std::to_string(g) +
+                                       " did not move its leadership in time");
         }
-        if (api_.node->raft(g).lead() == req->to()) continue;
-        RETURN_IF_ERROR(api_.node->TransferLeader(g, req->to()));
+        RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
+        if (!api_.node->running()) return UnavailableError("node stopped");
       }
-      // Wait until every group reports the new leader (an election timeout at most, normally).
-      const Instant deadline = api_.env->Now() + api_.node->options().write_timeout;
-      for (GroupId g : groups) {
-        call.group = g;
-        while (api_.node->raft(g).lead() != req->to()) {
-          if (api_.env->Now() > deadline) {
-            return DeadlineExceededError("group " + std::to_string(g) +
-                                         " did not move its leadership in time");
-          }
-          RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
-          if (!api_.node->running()) return UnavailableError("node stopped");
-        }
-      }
-      FillHeader(api_, groups.front(), 0, resp->mutable_header());
-      return meta::Status::Ok();
-    });
+    }
+    FillHeader(api_, groups.front(), 0, resp->mutable_header());
+    return meta::Status::Ok();
   }
 
-  grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* ctx, const v1::SnapshotRequest*,
-                                     v1::SnapshotResponse* resp) override {
-    return Serve(api_, ctx, "cluster.snapshot", [this, resp](Call& call) -> meta::Status {
-      for (GroupId g : api_.node->groups()) {
-        call.group = g;
-        RETURN_IF_ERROR(api_.node->CompactNow(g));
-        RETURN_IF_ERROR(FillGroupStatus(api_, g, false, resp->add_groups()));
-      }
-      FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
-      return meta::Status::Ok();
-    });
+  meta::Status Snapshot(Call& call, const v1::SnapshotRequest*, v1::SnapshotResponse* resp) {
+    for (GroupId g : api_.node->groups()) {
+      call.group = g;
+      RETURN_IF_ERROR(api_.node->CompactNow(g));
+      RETURN_IF_ERROR(FillGroupStatus(api_, g, false, resp->add_groups()));
+    }
+    FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());
+    return meta::Status::Ok();
   }
 
  private:
@@ -633,12 +691,13 @@ class ClusterService final : public v1::Cluster::CallbackService {
   }
 
   ApiContext& api_;
+  Methods<ClusterService> methods_;
 };
 
 }  // namespace
 
-std::vector<std::unique_ptr<grpc::Service>> MakeApiServices(ApiContext& api) {
-  std::vector<std::unique_ptr<grpc::Service>> out;
+std::vector<std::unique_ptr<ApiService>> MakeApiServices(ApiContext& api) {
+  std::vector<std::unique_ptr<ApiService>> out;
   out.push_back(std::make_unique<KvService>(api));
   out.push_back(std::make_unique<OffsetService>(api));
   out.push_back(std::make_unique<SessionService>(api));

@@ -1,7 +1,8 @@
 // The public gRPC services of package meta.v1 (proto/meta/), served by one node.
 //
-// Every call runs as a fiber on the node's loop: the gRPC thread that receives it posts the work
-// and returns; the fiber validates the request (INVALID_ARGUMENT naming the field, before anything
+// The services use gRPC's async API on the completion queue the node's loop polls
+// (net/real_env.h): a call is matched, run and answered on the loop thread. Each call runs as a
+// fiber; the fiber validates the request (INVALID_ARGUMENT naming the field, before anything
 // is proposed), calls the node, fills the response header and finishes the call. A write sent to a
 // follower is forwarded to the leader inside Raft; reads are linearizable unless the request asks
 // for SERIALIZABLE. Errors carry the group's leader in trailing metadata (x-meta-leader-id,
@@ -19,7 +20,8 @@
 
 namespace grpc {
 class Service;
-}
+class ServerCompletionQueue;
+}  // namespace grpc
 
 namespace meta::net {
 
@@ -41,6 +43,17 @@ struct ApiContext {
   std::atomic<int> in_flight{0};
 };
 
-std::vector<std::unique_ptr<grpc::Service>> MakeApiServices(ApiContext& api);
+// One public service.
+class ApiService {
+ public:
+  virtual ~ApiService() = default;
+  // To register with the gRPC server before it is built.
+  virtual grpc::Service* service() = 0;
+  // Loop thread: starts taking calls from `cq`, the queue the loop polls. The service outlives
+  // RealEnv::Stop, which frees the calls still open.
+  virtual void Start(grpc::ServerCompletionQueue* cq) = 0;
+};
+
+std::vector<std::unique_ptr<ApiService>> MakeApiServices(ApiContext& api);
 
 }  // namespace meta::net

@@ -1,23 +1,24 @@
 // The node-to-node transport over gRPC: one client stream from each node to each peer
-// (proto/transport.proto), carrying batches of encoded RaftFrames.
+// (proto/transport.proto), carrying batches of encoded RaftFrames. Everything runs on the node's
+// loop thread, which polls the server's completion queue (net/real_env.h): no frame is handed to
+// another thread on its way out or in.
 //
-// Sending: Send() (loop thread) queues the frame and returns at once. The queue is bounded (frames
-// and bytes, core/limits.h); a full queue, or a peer whose stream is down and backing off, answers
+// Sending: Send() queues the frame and returns at once. The queue is bounded (frames and bytes,
+// core/limits.h); a full queue, or a peer whose stream is down and backing off, answers
 // UNAVAILABLE, which the node reports to Raft as unreachable. Whatever is queued goes out as one
-// batch, written by the loop itself when the stream is idle and otherwise when the write before
-// completes, so a frame is not handed to another thread on its way out. A thread per peer opens
-// the stream; on a broken stream it drops what was queued (Raft resends), waits a jittered,
-// doubling backoff and reconnects.
+// batch when the stream is idle, and otherwise when the write before completes. A broken stream
+// drops what was queued (Raft resends), waits a jittered, doubling backoff and reconnects. A
+// stream the receiver ended while nothing was being written is noticed at the next write (Raft
+// heartbeats are at most a heartbeat interval apart).
 //
 // Receiving: the service checks the stream's metadata before reading a frame: cluster id, sender
 // and receiver must match, or the stream is refused (PERMISSION_DENIED / FAILED_PRECONDITION).
-// Each batch is posted to the node's loop; batches beyond a bound of undelivered bytes are dropped.
+// A stream has one read outstanding; each batch read is handed to the node at once, so a loop
+// that falls behind reads more slowly and gRPC's flow control holds the sender back.
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "core/transport.h"
@@ -25,10 +26,8 @@
 
 namespace grpc {
 class Service;
-}
-namespace meta::transportpb {
-class FrameBatch;
-}
+class ServerCompletionQueue;
+}  // namespace grpc
 
 namespace meta::net {
 
@@ -42,40 +41,37 @@ struct TransportOptions {
 class GrpcTransport final : public Transport {
  public:
   GrpcTransport(RealEnv& env, TransportOptions options);
-  ~GrpcTransport() override;  // Shutdown()
+  // After the loop drained its queue (RealEnv::Stop), so no operation of ours is in flight.
+  ~GrpcTransport() override;
 
-  // Where peer `id` listens (host:port). Any thread; a changed address reconnects.
+  // The receiving side, to register with the gRPC server before it is built.
+  grpc::Service* service();
+
+  // Loop thread, from here on. Starts accepting streams on `cq`, the queue the loop polls, and
+  // connects to the peers whose addresses are known.
+  void Start(grpc::ServerCompletionQueue* cq);
+  // Where peer `id` listens (host:port). A changed address reconnects.
   void SetPeerAddress(NodeId id, const std::string& addr);
 
-  // Loop thread.
   Status Send(NodeId to, std::string payload) override;
   void SetReceiver(Receiver receiver) override;
 
-  // The receiving side, to register with the gRPC server.
-  grpc::Service* service();
-
-  // Closes every stream and joins the peers' threads (queued frames are dropped). Idempotent.
-  void Shutdown();
-
-  // Frames dropped on receipt because the loop was too far behind (see kTransportPendingDelivery).
-  uint64_t dropped_on_receipt() const { return dropped_on_receipt_.load(); }
+  // Cancels every outgoing stream and stops reconnecting; queued frames are dropped. Incoming
+  // streams end with the server's shutdown. Idempotent.
+  void Stop();
 
  private:
   class Peer;
-  class StreamService;
-  class StreamReactor;
-
-  // Called by the service: hands the frames of `batch` (moved out) from `from` to the loop.
-  void Deliver(NodeId from, transportpb::FrameBatch& batch);
+  class Inbound;
 
   RealEnv& env_;
   const TransportOptions options_;
-  Receiver receiver_;  // loop thread only
-  std::mutex mu_;
-  std::map<NodeId, std::unique_ptr<Peer>> peers_;  // guarded by mu_
-  std::unique_ptr<StreamService> service_;
-  std::atomic<size_t> pending_delivery_bytes_{0};
-  std::atomic<uint64_t> dropped_on_receipt_{0};
+  Receiver receiver_;
+  struct Service;
+  std::unique_ptr<Service> service_;
+  grpc::ServerCompletionQueue* cq_ = nullptr;
+  bool stopped_ = false;
+  std::map<NodeId, std::unique_ptr<Peer>> peers_;
 };
 
 }  // namespace meta::net

@@ -1,10 +1,7 @@
 #include "net/server.h"
 
 #include <absl/synchronization/mutex.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/impl/codegen/service_type.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -50,7 +47,8 @@ struct Server::Impl {
   std::unique_ptr<GrpcTransport> transport;
   std::unique_ptr<store::Node> node;
   ApiContext api;
-  std::vector<std::unique_ptr<grpc::Service>> services;
+  std::vector<std::unique_ptr<ApiService>> services;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq;  // polled by the loop thread; outlives server
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::map<NodeId, std::string> replicated;  // loop thread: addresses from MemberUpdate commands
@@ -58,6 +56,7 @@ struct Server::Impl {
   mutable std::mutex mu;
   std::optional<Status> failure;  // guarded by mu
   bool shut_down = false;
+  bool started = false;  // the loop thread runs
 
   // Runs `fn` on the loop and waits for it.
   template <class F>
@@ -103,26 +102,28 @@ struct Server::Impl {
     if (shut_down) return;
     shut_down = true;
     api.draining.store(true);
-    if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(false);
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::nanoseconds(grace.nanos());
     while (api.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (node != nullptr) {
+    if (started) {
       OnLoop([this] {
         env->Cancel(refresh_timer);
-        node->Stop();  // fails every waiting call; their fibers finish the gRPC calls
+        if (node != nullptr) node->Stop();  // fails every waiting call; their fibers answer
+        transport->Stop();
         return 0;
       });
     }
     if (server != nullptr) {
-      // API calls have all finished by now (the node failed what was waiting); what is left are
-      // peers' Raft streams, which the deadline cancels.
+      // API calls have all been answered by now (the node failed what was waiting); what is
+      // left are peers' Raft streams, which the deadline cancels. The loop keeps polling the
+      // queue meanwhile, so the cancellations are seen.
       server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     }
-    if (transport != nullptr) transport->Shutdown();
-    if (env != nullptr) env->Stop();  // unwinds what is left; a Finisher answers its call
+    // Unwinds what is left (an unwound call answers UNAVAILABLE), then drains the queue: every
+    // call and stream still open is freed there.
+    if (env != nullptr) env->Stop();
     if (server != nullptr) server->Wait();
     node.reset();
   }
@@ -155,37 +156,43 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   for (const auto& [id, addr] : s.options.members) {
     if (id != no.id) s.transport->SetPeerAddress(id, addr);
   }
-  s.env->Start();
+  s.api.env = s.env.get();
+  s.api.transport = s.transport.get();
+  s.api.cluster_id = s.cluster_id;
+  s.api.address_of = [&s](NodeId id) { return s.AddressOf(id); };
+  s.api.members = [&s] { return s.Members(); };
+  s.services = MakeApiServices(s.api);
   std::unique_ptr<Server> server(new Server(std::move(impl)));
+  s.env->Start();
+  s.started = true;
 
+  // The node opens before the port is bound: until it is open, clients and peers are refused
+  // rather than kept waiting.
   Status opened = s.OnLoop([&]() -> Status {
     ASSIGN_OR_RETURN(s.node, store::Node::Open(*s.env, no));
     return s.node->engine().CheckIdentity(s.options.cluster_name, no.id);
   });
   if (!opened.ok()) return opened.Annotate("opening " + s.options.data_dir);
 
-  s.api.env = s.env.get();
-  s.api.node = s.node.get();
-  s.api.transport = s.transport.get();
-  s.api.cluster_id = s.cluster_id;
-  s.api.address_of = [&s](NodeId id) { return s.AddressOf(id); };
-  s.api.members = [&s] { return s.Members(); };
-  s.services = MakeApiServices(s.api);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Every service is async, on one completion queue that the loop thread polls: no gRPC thread
+  // of ours handles a call or a frame.
   grpc::ServerBuilder builder;
   builder.AddListeningPort(s.options.listen_addr, grpc::InsecureServerCredentials(), &s.port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxRequestBytes));
   builder.RegisterService(s.transport->service());
-  for (auto& svc : s.services) builder.RegisterService(svc.get());
+  for (auto& svc : s.services) builder.RegisterService(svc->service());
+  s.cq = builder.AddCompletionQueue();
   s.server = builder.BuildAndStart();
   if (s.server == nullptr || s.port == 0) {
     return UnavailableError("cannot listen on " + s.options.listen_addr +
                             " (address in use, or not an address of this machine?)");
   }
   s.OnLoop([&] {
+    s.env->DriveCompletionQueue(s.cq.get());
+    s.api.node = s.node.get();
+    s.transport->Start(s.cq.get());
+    for (auto& svc : s.services) svc->Start(s.cq.get());
     s.node->Start();
     s.Refresh();
     return 0;
