@@ -71,16 +71,10 @@ class UnaryCall final : public CqTag {
       return;
     }
     api.in_flight.fetch_add(1);
-    api.env->fibers().Spawn(m_.name, [this] {
-      // Answers exactly once: with the body's status, or, if a shutdown unwinds the fiber before
-      // the body returns, with UNAVAILABLE.
-      struct Guard {
-        UnaryCall* call;
-        ~Guard() {
-          if (!call->answering_) call->Answer(UnavailableError("node shutting down"));
-          call->m_.api->in_flight.fetch_sub(1);
-        }
-      } guard{this};
+    // The guard rides in the body's captures, so it goes with the fiber however the fiber ends:
+    // after the body answered, unwound by a shutdown mid-body, or destroyed before it ever ran.
+    auto guard = std::make_shared<AnswerGuard>(this);
+    api.env->fibers().Spawn(m_.name, [this, guard] {
       ApiContext& api = *m_.api;
       Call call;
       Status s = UnavailableError("node is not serving");
@@ -93,6 +87,19 @@ class UnaryCall final : public CqTag {
   }
 
  private:
+  // Answers the call with UNAVAILABLE unless it was answered already, and ends its count in
+  // flight.
+  struct AnswerGuard {
+    explicit AnswerGuard(UnaryCall* c) : call(c) {}
+    AnswerGuard(const AnswerGuard&) = delete;
+    AnswerGuard& operator=(const AnswerGuard&) = delete;
+    ~AnswerGuard() {
+      if (!call->answering_) call->Answer(UnavailableError("node shutting down"));
+      call->m_.api->in_flight.fetch_sub(1);
+    }
+    UnaryCall* call;
+  };
+
   void Answer(const Status& s) {
     answering_ = true;
     if (s.ok()) {

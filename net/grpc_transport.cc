@@ -61,7 +61,9 @@ class GrpcTransport::Peer {
       grpc::ChannelArguments args;
       args.SetMaxSendMessageSize(static_cast<int>(kMaxRequestBytes));
       args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
-      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
+      // The loop thread is the connection's only poller, so a ping's answer waits for the loop:
+      // the timeout must outlast a slow turn (an election has long started by then).
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
       args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
       args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
@@ -76,7 +78,7 @@ class GrpcTransport::Peer {
     down_ = false;  // take frames again: they go out once the stream is up
     up_ = wrote_ = tearing_down_ = false;
     ++ops_;
-    stream_->StartCall(&started_);
+    stream_->StartCall(static_cast<CqTag*>(&started_));
   }
 
   // Cancels the stream (if any) and stops reconnecting.
@@ -114,7 +116,7 @@ class GrpcTransport::Peer {
     }
     writing_ = true;
     ++ops_;
-    stream_->Write(batch_, &written_);
+    stream_->Write(batch_, static_cast<CqTag*>(&written_));
   }
 
   void Written(bool ok) {
@@ -142,7 +144,7 @@ class GrpcTransport::Peer {
       return;
     }
     ++ops_;
-    stream_->Finish(&status_, &finished_);
+    stream_->Finish(&status_, static_cast<CqTag*>(&finished_));
   }
 
   void Finished(bool) {
