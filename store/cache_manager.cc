@@ -2,24 +2,35 @@
 
 namespace meta::store {
 
-std::optional<storepb::KvValue> CacheManager::Lookup(std::string_view key) {
+const storepb::KvValue* CacheManager::Lookup(std::string_view key) {
   auto it = map_.find(key);
   if (it == map_.end()) {
     ++misses_;
-    return std::nullopt;
+    return nullptr;
   }
   ++hits_;
   lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->value;
+  return &it->second->value;
 }
 
-void CacheManager::Put(const std::string& key, const storepb::KvValue& value) {
-  Erase(key);
+void CacheManager::Put(const std::string& key, storepb::KvValue value) {
   const size_t bytes = key.size() + value.ByteSizeLong() + 64;
-  if (bytes > capacity_bytes_) return;
-  lru_.push_front(Item{key, value, bytes});
-  map_.emplace(lru_.front().key, lru_.begin());
-  bytes_ += bytes;
+  auto it = map_.find(key);
+  if (bytes > capacity_bytes_) {
+    if (it != map_.end()) Erase(key);
+    return;
+  }
+  if (it != map_.end()) {
+    Item& item = *it->second;
+    bytes_ = bytes_ - item.bytes + bytes;
+    item.value = std::move(value);
+    item.bytes = bytes;
+    lru_.splice(lru_.begin(), lru_, it->second);
+  } else {
+    lru_.push_front(Item{key, std::move(value), bytes});
+    map_.emplace(lru_.front().key, lru_.begin());
+    bytes_ += bytes;
+  }
   EvictToFit();
 }
 

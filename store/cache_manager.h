@@ -4,7 +4,6 @@
 #pragma once
 
 #include <list>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,9 +16,11 @@ class CacheManager {
  public:
   explicit CacheManager(size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {}
 
-  // The cached value of a present key; nullopt when not cached (the caller reads RocksDB).
-  std::optional<storepb::KvValue> Lookup(std::string_view key);
-  void Put(const std::string& key, const storepb::KvValue& value);
+  // The cached value of a present key, valid until the cache next changes; null when not cached
+  // (the caller reads RocksDB).
+  const storepb::KvValue* Lookup(std::string_view key);
+  // Caches `value` for `key`, replacing a cached value in place.
+  void Put(const std::string& key, storepb::KvValue value);
   void Erase(const std::string& key);
   void Clear();
 

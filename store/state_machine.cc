@@ -215,7 +215,7 @@ Status StateMachine::Flush() {
   applied_index_ = staged_index_;
   for (auto& [key, value] : staged_cache_) {
     if (value) {
-      cache_.Put(key, *value);
+      cache_.Put(key, std::move(*value));
     } else {
       cache_.Erase(key);
     }
@@ -263,7 +263,7 @@ void StateMachine::PutClientRecord(uint64_t client_id, storepb::ClientRecord rec
 Result<std::optional<storepb::KvValue>> StateMachine::ReadKv(const std::string& key, bool staged) {
   // Staged writes first (an earlier entry of this batch), then the cache of flushed values.
   if (!staged || !staged_.contains(key)) {
-    if (std::optional<storepb::KvValue> hit = cache_.Lookup(key)) return hit;
+    if (const storepb::KvValue* hit = cache_.Lookup(key)) return std::optional(*hit);
   }
   std::optional<std::string> raw;
   if (staged) {
@@ -456,7 +456,7 @@ Status StateMachine::OnSnapshotInstalled(uint64_t index) {
 
 Result<storepb::KvValue> StateMachine::Get(std::string_view k) {
   const std::string key = DataKey(group_, Space::kKv, k);
-  if (std::optional<storepb::KvValue> hit = cache_.Lookup(key)) return *hit;
+  if (const storepb::KvValue* hit = cache_.Lookup(key)) return *hit;
   ASSIGN_OR_RETURN(std::optional<storepb::KvValue> v, ReadKv(key, /*staged=*/false));
   if (!v) return NotFoundError("key not found");
   cache_.Put(key, *v);
