@@ -184,8 +184,8 @@ TEST(RealEnvQueueTest, TagsCompleteOnTheLoopThreadAndStopDrainsWhatFibersStartLa
   EXPECT_TRUE(f.get());
   EXPECT_TRUE(on_loop);
 
-  // A fiber unwound by Stop starts one more operation as it goes, as a call's Finisher does: the
-  // drain runs its tag, and the tag sees the loop stopping.
+  // A fiber unwound by Stop starts one more operation as it goes, as a call's answer guard does:
+  // the drain runs its tag, and the tag sees the loop stopping.
   bool drained = false, saw_stopping = false;
   CqCallback last_tag([&](bool) {
     drained = true;
