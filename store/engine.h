@@ -60,10 +60,12 @@ std::string DataKey(GroupId group, Space space, std::string_view key);
 struct EngineOptions {
   bool create_if_missing = true;
   size_t block_cache_bytes = 64 << 20;
-  // Once the write-ahead logs hold this much, the memtables they back are flushed to table files
-  // (0: RocksDB's default, four times the memtables' total size). The simulator makes it small,
-  // so that flushes and compactions happen within a short run.
-  uint64_t max_wal_bytes = 0;
+  // Once the write-ahead logs hold this much, the memtables they back are flushed to table files.
+  // It bounds the disk the WAL takes and what a restart replays: the Raft state column family
+  // takes a few bytes per turn, so without the bound its memtable would keep every WAL file alive
+  // up to RocksDB's default (0: four times the memtables' total size, 3 GB here). The simulator
+  // makes it small, so that flushes and compactions happen within a short run.
+  uint64_t max_wal_bytes = 256 << 20;
   // Bloom filter bits per key in table files (0: none). A point read of an absent key (a create,
   // the first write of a key, a miss) then skips every file the filter rules out instead of
   // searching its index and reading a block; ~10 bits give a ~1 % false-positive rate.

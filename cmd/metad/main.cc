@@ -91,7 +91,7 @@ Result<meta::net::ServerOptions> LoadConfig(const std::string& path) {
     return InvalidArgumentError("initial_cluster_state must be \"new\" or \"existing\"");
   }
   o.join = state == "existing";
-  RETURN_IF_ERROR(top.CheckUnknown({"meta_addrs", "groups", "raft", "limits"}));
+  RETURN_IF_ERROR(top.CheckUnknown({"meta_addrs", "groups", "raft", "limits", "storage"}));
 
   const toml::table* addrs = root["meta_addrs"].as_table();
   if (addrs == nullptr)
@@ -134,6 +134,15 @@ Result<meta::net::ServerOptions> LoadConfig(const std::string& path) {
   RETURN_IF_ERROR(limits.CheckUnknown());
   n.write_timeout = meta::Millis(static_cast<int64_t>(write_timeout_ms));
   n.slow_write = meta::Millis(static_cast<int64_t>(slow_write_ms));
+
+  uint64_t max_wal_mb = n.engine.max_wal_bytes >> 20;
+  Table storage(root["storage"].as_table(), "storage");
+  RETURN_IF_ERROR(storage.Get("max_wal_mb", max_wal_mb));
+  RETURN_IF_ERROR(storage.CheckUnknown());
+  if (max_wal_mb == 0 || max_wal_mb > (1 << 20)) {
+    return InvalidArgumentError("storage.max_wal_mb must be in 1..1048576");
+  }
+  n.engine.max_wal_bytes = max_wal_mb << 20;
 
   if (o.log_level != "trace" && o.log_level != "debug" && o.log_level != "info" &&
       o.log_level != "warn" && o.log_level != "error") {
