@@ -136,16 +136,19 @@ awk '
     rate[backend, label] = field($0, "items_per_s")
     p50[backend, label] = field($0, "p50_ms")
     cpu[backend, label] = field($0, "server_cpu_us_per_op")
+    rss[backend, label] = field($0, "server_peak_rss_mib")
   }
   END {
-    printf "%-46s %10s %10s %7s %9s %9s %10s %10s\n", "workload", "etcd/s", "metad/s", "ratio",
-           "etcd p50", "metad p50", "etcd cpu", "metad cpu"
+    printf "%-46s %10s %10s %7s %9s %9s %10s %10s %9s %9s\n", "workload", "etcd/s", "metad/s",
+           "ratio", "etcd p50", "metad p50", "etcd cpu", "metad cpu", "etcd mem", "metad mem"
     for (i = 0; i < n; i++) {
       l = order[i]; e = rate["etcd", l]; m = rate["meta", l]
-      printf "%-46s %10s %10.0f %7s %9s %9s %10s %10s\n", l, (e == "" ? "-" : sprintf("%.0f", e)),
-             m, (e == "" || e == 0 ? "-" : sprintf("%.2fx", m / e)),
+      printf "%-46s %10s %10.0f %7s %9s %9s %10s %10s %9s %9s\n", l,
+             (e == "" ? "-" : sprintf("%.0f", e)), m, (e == "" || e == 0 ? "-" : sprintf("%.2fx", m / e)),
              (e == "" ? "-" : sprintf("%.3f", p50["etcd", l])), sprintf("%.3f", p50["meta", l]),
-             (e == "" ? "-" : sprintf("%.0f us", cpu["etcd", l])), sprintf("%.0f us", cpu["meta", l])
+             (e == "" ? "-" : sprintf("%.0f us", cpu["etcd", l])), sprintf("%.0f us", cpu["meta", l]),
+             (e == "" ? "-" : sprintf("%.0f", rss["etcd", l])), sprintf("%.0f", rss["meta", l])
     }
-    print "(items/s: operations, or sessions/offsets for batches; p50 in ms; cpu: all 3 servers, per operation)"
+    print "(items/s: operations, or sessions/offsets for batches; p50 in ms; cpu: all 3 servers, per"
+    print " operation; mem: the 3 servers peak resident MiB, summed, by the end of the workload)"
   }' "$results"

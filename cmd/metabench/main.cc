@@ -9,7 +9,8 @@
 //
 // Output: a table per operation (count, throughput, latency p50/p90/p99/p99.9/max, errors), the
 // client's CPU per operation and, with --server-pids, the servers' CPU per operation read from
-// /proc — the number that travels between machines. --json prints the same as one JSON object.
+// /proc — the number that travels between machines — and their resident memory at the end of the
+// window and at its peak. --json prints the same as one JSON object.
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -61,7 +62,8 @@ constexpr char kUsage[] = R"(usage: metabench [flags]
   --key-size N               bytes per key (default 8)
   --value-size N             bytes per value or session payload (default 256)
   --batch N                  sessions or offsets per request (default 100)
-  --server-pids P,...        server processes whose CPU time is charged per operation
+  --server-pids P,...        server processes whose CPU time is charged per operation (and
+                             whose resident memory is reported)
   --seed N                   key choice and payload seed (default: from the clock)
   --label S                  a name for this run in the output
   --json                     print one JSON object on stdout (the table goes to stderr)
@@ -247,6 +249,22 @@ double ServerCpuSeconds(const std::vector<int>& pids) {
     total += s;
   }
   return total;
+}
+
+// Resident and peak resident memory of the servers, summed, in MiB (VmRSS and VmHWM of
+// /proc/PID/status). The peak covers the whole life of each process, warm-up included.
+std::pair<double, double> ServerMemoryMib(const std::vector<int>& pids) {
+  double rss_kib = 0, hwm_kib = 0;
+  for (int pid : pids) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto value = [&] { return std::stod(line.substr(line.find(':') + 1)); };  // "   123 kB"
+      if (line.starts_with("VmRSS:")) rss_kib += value();
+      if (line.starts_with("VmHWM:")) hwm_kib += value();
+    }
+  }
+  return {rss_kib / 1024, hwm_kib / 1024};
 }
 
 double ClientCpuSeconds() {
@@ -638,6 +656,7 @@ int main(int argc, char** argv) {
   run.measure_end = Nanos(window_end);
   double server_cpu = ServerCpuSeconds(opt.server_pids) - server_cpu0;
   double client_cpu = ClientCpuSeconds() - client_cpu0;
+  const auto [server_rss_mib, server_peak_mib] = ServerMemoryMib(opt.server_pids);
   run.stopping = true;
   run.idle_cv.notify_all();
   if (pacer.joinable()) pacer.join();
@@ -679,8 +698,11 @@ int main(int argc, char** argv) {
   double per_op = ops > 0 ? 1e6 / static_cast<double>(ops) : 0;
   std::fprintf(table, "window %.2f s; client CPU %.1f us/op", seconds, client_cpu * per_op);
   if (!opt.server_pids.empty()) {
-    std::fprintf(table, "; server CPU %.1f us/op (%zu processes, %.2f cores)", server_cpu * per_op,
-                 opt.server_pids.size(), server_cpu / seconds);
+    std::fprintf(table,
+                 "; server CPU %.1f us/op (%zu processes, %.2f cores); server memory %.0f MiB "
+                 "resident, %.0f MiB peak",
+                 server_cpu * per_op, opt.server_pids.size(), server_cpu / seconds, server_rss_mib,
+                 server_peak_mib);
   }
   std::fprintf(table, "\n");
   for (const auto& [code, e] : errors) {
@@ -700,7 +722,11 @@ int main(int argc, char** argv) {
       << ",\"ops_per_s\":" << static_cast<double>(ops) / seconds
       << ",\"items_per_s\":" << static_cast<double>(ops) * items / seconds
       << ",\"client_cpu_us_per_op\":" << client_cpu * per_op;
-    if (!opt.server_pids.empty()) j << ",\"server_cpu_us_per_op\":" << server_cpu * per_op;
+    if (!opt.server_pids.empty()) {
+      j << ",\"server_cpu_us_per_op\":" << server_cpu * per_op
+        << ",\"server_rss_mib\":" << server_rss_mib
+        << ",\"server_peak_rss_mib\":" << server_peak_mib;
+    }
     j << ",\"errors\":" << error_count << ",\"ops_by_kind\":[";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
