@@ -226,7 +226,9 @@ class Scenario {
   // (as learner or voter), a learner is promoted, or — while at least three voters remain — a
   // voter (perhaps the leader itself) is removed.
   void ChangeMembership(Random& r) {
-    const std::vector<store::GroupId> groups = cluster_.node(RandomUpNode(r)).groups();
+    const NodeId any = RandomUpNode(r);
+    if (!cluster_.IsUp(any)) return;  // every node is down
+    const std::vector<store::GroupId> groups = cluster_.node(any).groups();
     const store::GroupId g = groups[r.Uniform(groups.size())];
     const NodeId leader = cluster_.Leader(g);
     if (leader == 0) return;
@@ -257,7 +259,7 @@ class Scenario {
   void NemesisAction();
   Status Liveness();
   Status Convergence();
-  NodeId RandomUpNode(Random& r);
+  NodeId RandomUpNode(Random& r);  // the first node when every node is down
 
   ScenarioOptions options_;
   SimHooks hooks_;  // installed first, removed last: covers the whole run
@@ -477,6 +479,7 @@ void Scenario::NemesisAction() {
                                     drift_ppm);
   } else {
     const NodeId from = RandomUpNode(r);
+    if (!cluster_.IsUp(from)) return;  // every node is down
     const std::vector<store::GroupId> groups = cluster_.node(from).groups();
     const store::GroupId g = groups[r.Uniform(groups.size())];
     if (cluster_.node(from).raft(g).state() == raft::StateType::kLeader) {
@@ -603,8 +606,17 @@ Status Scenario::RestoreMembership(Instant deadline) {
 
 Status Scenario::Convergence() {
   const Instant deadline = client_->Now() + Seconds(20);
+  // A node that fail-stopped late (a background read hit by a fault before they were lifted) is
+  // down until its supervisor restarts it.
+  auto all_up = [&] {
+    for (NodeId id : cluster_.ids()) {
+      if (!cluster_.IsUp(id)) return false;
+    }
+    return true;
+  };
   RunUntil(
       [&] {
+        if (!all_up()) return false;
         for (store::GroupId g : cluster_.node(cluster_.ids()[0]).groups()) {
           if (!cluster_.CheckConverged(g).ok()) return false;
         }
@@ -612,6 +624,7 @@ Status Scenario::Convergence() {
       },
       deadline);
   RETURN_IF_ERROR(violation_);
+  if (!all_up()) return DeadlineExceededError("convergence: a node is still down");
   for (store::GroupId g : cluster_.node(cluster_.ids()[0]).groups()) {
     RETURN_IF_ERROR(cluster_.CheckConverged(g).Annotate("convergence"));
   }
