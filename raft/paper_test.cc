@@ -113,6 +113,7 @@ struct Options {
   // The paper's algorithm by default; the thesis extensions where a test asks for them.
   bool pre_vote = false;
   bool check_quorum = false;
+  bool quiet_after_start = false;
   uint64_t seed = 1;
 };
 
@@ -138,6 +139,7 @@ class Peer {
     c.heartbeat_tick = 1;
     c.pre_vote = o.pre_vote;
     c.check_quorum = o.check_quorum;
+    c.quiet_after_start = o.quiet_after_start;
     raft_ = std::make_unique<Raft>(c, storage_, random_);
   }
   Peer(const Peer&) = delete;
@@ -1543,6 +1545,91 @@ TEST(PaperTest, ReadIndexWaitsUntilLeaderCommitsEntryOfItsTerm_6_4) {
   p.Recv(HeartbeatResp(3, 1, 2, "r"));
   ASSERT_EQ(p->read_states().size(), 1u);
   EXPECT_EQ(p->read_states()[0], (ReadState{3, "r"})) << "not the stale commit index 1";
+}
+
+// ---- Lease-based reads (thesis §6.4.1) ---------------------------------------------------------
+
+// §6.4.1: "the leader would use the normal heartbeat mechanism to maintain a lease ... it would
+// then assume that no other server could be elected leader for approximately an election timeout"
+// — which holds only while every voter that acknowledged it ignores candidates for that long, even
+// one that restarted and forgot it had heard from the leader.
+TEST(PaperTest, RestartedServerIgnoresVoteRequestsForOneElectionTimeout_6_4_1) {
+  Peer p({.term = 1, .pre_vote = true, .check_quorum = true, .quiet_after_start = true});
+  p.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
+  p.Recv(Vote(raftpb::MSG_PRE_VOTE, 3, 1, 2, 0, 0));
+  EXPECT_EQ(p->term(), 1u);
+  EXPECT_EQ(p->vote(), kNone);
+  EXPECT_TRUE(p.Take().empty());
+  p.Tick(kElectionTick - 1);
+  p.Take();
+  p.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
+  EXPECT_EQ(p->term(), 1u) << "still within the first election timeout";
+  p.Tick(1);
+  p.Take();
+  p.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
+  EXPECT_EQ(p->term(), 2u);
+  EXPECT_EQ(p->vote(), 3u);
+
+  // Without quiet_after_start, a fresh server votes at once.
+  Peer q({.term = 1, .pre_vote = true, .check_quorum = true});
+  q.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
+  EXPECT_EQ(q->vote(), 3u);
+}
+
+// Under its lease the leader answers a read index at once — its own and a follower's — with the
+// commit index, without a heartbeat round; a leadership transfer (TimeoutNow overrides the voters'
+// lease) and a configuration change end the lease.
+TEST(PaperTest, LeaderAnswersReadIndexUnderItsLeaseWithoutHeartbeats_6_4_1) {
+  Peer p({.voters = {1, 2, 3}, .check_quorum = true});
+  ASSERT_TRUE(ElectSelf(p));
+  p.Recv(AppResp(2, 1, 1, 1));
+  ASSERT_EQ(p->log().committed(), 1u);
+  p.Take();
+  p->SetLeaseValid(true);
+  ASSERT_TRUE(p->lease_valid());
+  ASSERT_TRUE(p->ReadIndex("own").ok());
+  ASSERT_EQ(p->read_states().size(), 1u);
+  EXPECT_EQ(p->read_states()[0], (ReadState{1, "own"}));
+  Message forwarded = Msg(raftpb::MSG_READ_INDEX, 3, 1, 0);
+  forwarded.set_context("theirs");
+  p.Recv(forwarded);
+  std::vector<Message> out = p.Take();
+  ASSERT_EQ(out.size(), 1u) << "no heartbeat round";
+  EXPECT_EQ(out[0].type(), raftpb::MSG_READ_INDEX_RESP);
+  EXPECT_EQ(out[0].to(), 3u);
+  EXPECT_EQ(out[0].index(), 1u);
+  EXPECT_EQ(out[0].context(), "theirs");
+
+  // A transfer ends the lease for the rest of the term, even once abandoned: the transferee's
+  // forced vote requests may still be on their way.
+  p.Recv(Msg(raftpb::MSG_TRANSFER_LEADER, 3, 1, 0));
+  EXPECT_FALSE(p->lease_valid());
+  p.Tick(kElectionTick);
+  ASSERT_EQ(p->lead_transferee(), kNone) << "the transfer was abandoned";
+  p->SetLeaseValid(true);  // even if the driver says it holds
+  EXPECT_FALSE(p->lease_valid());
+  p.Take();
+  p->read_states().clear();
+  ASSERT_TRUE(p->ReadIndex("after-transfer").ok());
+  EXPECT_TRUE(p->read_states().empty());
+  const std::vector<Message> beats = OfType(p.Take(), raftpb::MSG_HEARTBEAT);
+  ASSERT_FALSE(beats.empty());
+  for (const Message& m : beats) EXPECT_EQ(m.context(), "after-transfer");
+
+  // A configuration change ends it too.
+  Peer q({.voters = {1, 2, 3}, .check_quorum = true});
+  ASSERT_TRUE(ElectSelf(q));
+  q.Recv(AppResp(2, 1, 1, 1));
+  q->SetLeaseValid(true);
+  q->ApplyConfChange(CC(raftpb::ADD_LEARNER, 4));
+  EXPECT_FALSE(q->lease_valid());
+
+  // And so does losing leadership; a follower has no lease to set.
+  p.Recv(Heartbeat(2, 1, 5, 0));
+  EXPECT_EQ(p->state(), StateType::kFollower);
+  EXPECT_FALSE(p->lease_valid());
+  p->SetLeaseValid(true);
+  EXPECT_FALSE(p->lease_valid());
 }
 
 }  // namespace

@@ -97,12 +97,14 @@ void Raft::Reset(uint64_t term) {
   if (term_ != term) {
     term_ = term;
     vote_ = kNone;
+    lease_forfeited_ = false;
   }
   lead_ = kNone;
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
   ResetRandomizedElectionTimeout();
   lead_transferee_ = kNone;
+  lease_valid_ = false;
   votes_.clear();
   for (auto& [id, pr] : tracker_.progress()) {
     const bool learner = pr.is_learner;
@@ -195,6 +197,7 @@ void Raft::StartCampaign(bool pre_vote, bool transfer) {
 // ---- Ticks ------------------------------------------------------------------------------------
 
 void Raft::Tick() {
+  if (ticks_since_start_ < config_.election_tick) ++ticks_since_start_;
   if (state_ == StateType::kLeader) {
     TickHeartbeat();
   } else {
@@ -274,9 +277,12 @@ Status Raft::StepByTerm(const Message& m, bool* handled) {
     if (is_vote) {
       const bool force = m.context() == kTransferContext;
       const bool in_lease =
-          config_.check_quorum && lead_ != kNone && election_elapsed_ < config_.election_tick;
+          config_.check_quorum &&
+          ((lead_ != kNone && election_elapsed_ < config_.election_tick) ||
+           (config_.quiet_after_start && ticks_since_start_ < config_.election_tick));
       // CheckQuorum's lease: while we heard from a live leader within the minimum election
       // timeout, ignore candidates (thesis §4.2.3) unless the leader itself asked for a transfer.
+      // With quiet_after_start, also for the first election timeout after a start.
       if (!force && in_lease) {
         SIM_PROBE("raft: vote request ignored within a leader's lease");
         *handled = true;
@@ -501,6 +507,12 @@ void Raft::LeaderReadIndex(const Message& m) {
     reads_before_commit_.push_back(m);
     return;
   }
+  if (lease_valid_) {
+    // The lease proves no other leader can exist yet: the commit index is current.
+    SIM_PROBE("raft: read index answered under the leader's lease");
+    RespondToReadIndex(m, log_.committed());
+    return;
+  }
   if (pending_reads_.count(m.context())) return;  // duplicate request id: already queued
   PendingRead read{m, log_.committed(), {id_}};
   pending_reads_.emplace(m.context(), std::move(read));
@@ -532,6 +544,8 @@ void Raft::LeaderTransfer(const Message& m) {
   if (pr == nullptr || pr->is_learner) return;
   if (transferee == id_ || transferee == lead_transferee_) return;
   lead_transferee_ = transferee;
+  lease_forfeited_ = true;  // the transferee's TimeoutNow overrides the voters' lease
+  lease_valid_ = false;
   election_elapsed_ = 0;  // the transfer must finish within one election timeout
   if (pr->match_index == log_.LastIndex()) {
     SendTimeoutNow(transferee);
@@ -890,6 +904,7 @@ raftpb::ConfState Raft::ApplyConfChange(const ConfChange& cc) {
   for (uint64_t id : voters) cs.add_voters(id);
   for (uint64_t id : learners) cs.add_learners(id);
   tracker_.SetConfig(cs, log_.LastIndex() + 1);
+  lease_valid_ = false;  // the acknowledgements behind it counted in the old configuration
   if (state_ != StateType::kLeader) return cs;
   if (!tracker_.IsVoter(id_)) {
     // This leader removed itself: it stops leading; the others elect a leader among themselves.

@@ -4,8 +4,9 @@
 //
 // Features: PreVote, CheckQuorum, pipelined appends with an inflight window and byte limits, fast
 // conflict back-off, commit only by counting current-term entries, bounded uncommitted bytes,
-// snapshots, one-at-a-time membership changes with learners, leadership transfer (TimeoutNow) and
-// ReadIndex (a heartbeat quorum confirms leadership; followers forward).
+// snapshots, one-at-a-time membership changes with learners, leadership transfer (TimeoutNow),
+// ReadIndex (a heartbeat quorum confirms leadership; followers forward) and lease-based reads (the
+// driver, which has a clock, says when the leader's lease holds; see SetLeaseValid).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,11 @@ struct Config {
   uint64_t max_committed_size_per_ready = 64 << 20;  // bytes of committed entries per Ready
   uint64_t applied = 0;  // on restart: the last index the state machine applied
   bool disable_proposal_forwarding = false;
+  // With check_quorum, a node also ignores candidates for its first election_tick ticks after it
+  // starts, as if it had just heard from a leader: it may have acknowledged one before a restart
+  // and forgotten it. A leader's lease (SetLeaseValid) relies on this; without leases it only
+  // delays a first election after a restart by at most one election timeout.
+  bool quiet_after_start = false;
 
   Status Validate() const;
 };
@@ -75,6 +81,18 @@ class Raft {
   Status ProposeConfChange(const ConfChange& cc);
   Status TransferLeader(uint64_t transferee);
   Status ReadIndex(std::string context);
+  // Whether this leader's lease holds now (the driver's clock says so): a quorum acknowledged a
+  // heartbeat sent less than a lease ago, and none of those voters will vote for another candidate
+  // within an election timeout of hearing it (CheckQuorum, quiet_after_start). While it holds,
+  // ReadIndex requests are answered at once with the commit index, without a heartbeat round.
+  // Cleared by any change of role or term and by a configuration change. Once this leader has
+  // started a leadership transfer, it is ignored for the rest of the term: the transferee's
+  // TimeoutNow makes it campaign past the voters' lease, and its vote requests may arrive late.
+  void SetLeaseValid(bool valid) {
+    lease_valid_ = valid && state_ == StateType::kLeader && !lease_forfeited_;
+  }
+  bool lease_valid() const { return lease_valid_; }
+  bool lease_forfeited() const { return lease_forfeited_; }
   // Applies a committed conf change entry; returns the new configuration.
   raftpb::ConfState ApplyConfChange(const ConfChange& cc);
   // Entries up to `index` (of `term`) are durable on this node (RawNode::Advance calls it). The
@@ -173,7 +191,10 @@ class Raft {
   std::vector<Message> msgs_;
   std::vector<ReadState> read_states_;
   int election_elapsed_ = 0;
+  int ticks_since_start_ = 0;  // saturates at election_tick (quiet_after_start)
   int heartbeat_elapsed_ = 0;
+  bool lease_valid_ = false;
+  bool lease_forfeited_ = false;  // a transfer was started in this term (SetLeaseValid)
   int randomized_election_timeout_ = 0;
   uint64_t lead_transferee_ = kNone;
   uint64_t pending_conf_index_ = 0;

@@ -52,6 +52,7 @@ class RawNode {
   raftpb::ConfState ApplyConfChange(const ConfChange& cc) { return raft_.ApplyConfChange(cc); }
   Status TransferLeader(uint64_t transferee) { return raft_.TransferLeader(transferee); }
   Status ReadIndex(std::string context) { return raft_.ReadIndex(std::move(context)); }
+  void SetLeaseValid(bool valid) { raft_.SetLeaseValid(valid); }
   void ReportSnapshot(uint64_t to, bool failed) { raft_.ReportSnapshot(to, failed); }
   void ReportUnreachable(uint64_t to) { raft_.ReportUnreachable(to); }
 

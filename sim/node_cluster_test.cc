@@ -94,6 +94,101 @@ TEST_F(NodeClusterTest, WritesToEveryGroupTypeReachEveryReplica) {
   }
 }
 
+// A leader that a quorum confirmed reads under its lease without another round — even cut off
+// from everyone — and its lease ends before the others can elect a leader that writes.
+TEST_F(NodeClusterTest, LeaderReadsUnderItsLeaseButNeverPastANewLeader) {
+  Start(7, [](store::NodeOptions& o) { o.write_timeout = Seconds(2); });
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  ASSERT_TRUE(Write(leader, Put("k", "old")).ok());
+  auto read = [&](NodeId id) {
+    return cluster_->RunOn<Result<storepb::KvValue>>(
+        id, [](store::Node& n) { return n.Get("k", /*linearizable=*/true); });
+  };
+  auto first = read(leader);  // a confirming round grants the lease
+  ASSERT_TRUE(first && first->ok());
+  cluster_->world().network().Partition({leader});
+  const Instant cut = cluster_->world().Now();
+  auto leased = read(leader);
+  ASSERT_TRUE(leased && leased->ok()) << (leased ? leased->status().ToString() : "no answer");
+  EXPECT_EQ((*leased)->value(), "old");
+  EXPECT_LT(cluster_->world().Now() - cut, Millis(20)) << "answered without a heartbeat round";
+
+  // The others ignore candidates for an election timeout after they last heard from the leader,
+  // then elect one, which writes.
+  const NodeId other = leader == 1 ? 2 : 1;
+  Result<storepb::ApplyResult> wrote = Write(other, Put("k", "new"));
+  // The first attempts may go to the old leader and time out (the put is idempotent).
+  for (int i = 0; i < 10 && !wrote.ok(); ++i) wrote = Write(other, Put("k", "new"));
+  ASSERT_TRUE(wrote.ok()) << wrote.status();
+  EXPECT_GT(cluster_->world().Now() - cut, store::NodeOptions().LeaseDuration());
+  auto stale = read(leader);
+  ASSERT_TRUE(stale.has_value());
+  EXPECT_FALSE(stale->ok()) << "a leader cut off past its lease confirms nothing: "
+                            << (stale->ok() ? (*stale)->value() : "");
+}
+
+// The lease counts on every voter that acknowledged it ignoring candidates for an election
+// timeout — including one that restarted at once and forgot it had heard from the leader.
+TEST_F(NodeClusterTest, RestartedVoterCannotElectAnotherLeaderWithinTheLease) {
+  Start(8, [](store::NodeOptions& o) { o.write_timeout = Seconds(2); });
+  const store::GroupId g = store::kMetadataGroup;
+  const NodeId leader = cluster_->Leader(g);
+  const NodeId a = leader == 1 ? 2 : 1;
+  const NodeId b = 6 - leader - a;
+  ASSERT_TRUE(Write(leader, Put("k", "old")).ok());
+  // `b` must hold everything, so that `a` would vote for it.
+  ASSERT_TRUE(cluster_->RunUntil(
+      [&] {
+        return cluster_->node(b).raft(g).log().LastIndex() ==
+               cluster_->node(leader).raft(g).log().LastIndex();
+      },
+      Seconds(5)));
+  SimNetwork& net = cluster_->world().network();
+  net.Cut(leader, b);
+  net.Cut(b, leader);
+  auto read = [&] {
+    return cluster_->RunOn<Result<storepb::KvValue>>(
+        leader, [](store::Node& n) { return n.Get("k", /*linearizable=*/true); });
+  };
+  auto first = read();  // confirmed by `a` alone: the lease rests on it
+  ASSERT_TRUE(first && first->ok());
+  cluster_->Crash(a);
+  ASSERT_TRUE(cluster_->Restart(a).ok());
+  net.Partition({leader});
+  const Instant restart = cluster_->world().Now();
+  auto campaign = cluster_->RunOn<Status>(b, [g](store::Node& n) { return n.Campaign(g); });
+  ASSERT_TRUE(campaign.has_value());
+  Result<storepb::ApplyResult> wrote = Write(b, Put("k", "new"));
+  for (int i = 0; i < 10 && !wrote.ok(); ++i) wrote = Write(b, Put("k", "new"));
+  ASSERT_TRUE(wrote.ok()) << wrote.status();
+  EXPECT_GE(cluster_->world().Now() - restart, store::NodeOptions().LeaseDuration())
+      << "the restarted voter elected a leader within the lease";
+  auto after = read();
+  ASSERT_TRUE(after.has_value());
+  if (after->ok()) {
+    EXPECT_EQ((*after)->value(), "new") << "a stale read under the lease";
+  }
+}
+
+TEST_F(NodeClusterTest, WithoutLeasesACutOffLeaderAnswersNoLinearizableRead) {
+  Start(7, [](store::NodeOptions& o) {
+    o.write_timeout = Seconds(2);
+    o.lease_reads = false;
+  });
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  ASSERT_TRUE(Write(leader, Put("k", "old")).ok());
+  auto read = [&] {
+    return cluster_->RunOn<Result<storepb::KvValue>>(
+        leader, [](store::Node& n) { return n.Get("k", /*linearizable=*/true); });
+  };
+  auto first = read();
+  ASSERT_TRUE(first && first->ok());
+  cluster_->world().network().Partition({leader});
+  auto cut_off = read();
+  ASSERT_TRUE(cut_off.has_value());
+  EXPECT_FALSE(cut_off->ok()) << "every read needs a heartbeat quorum";
+}
+
 TEST_F(NodeClusterTest, KillingEachGroupLeaderLosesNoAcknowledgedWrite) {
   Start(2);
   int written = 0;
@@ -228,11 +323,13 @@ TEST_F(NodeClusterTest, LargeSnapshotTravelsInChunksAndByteThresholdCompacts) {
 
 TEST_F(NodeClusterTest, WriteOvertakenBySnapshotOnItsOriginHasAnUnknownOutcome) {
   // Long election timeouts (the node cut off below keeps its leader: no leader change aborts its
-  // write); elections are started by hand instead.
+  // write); elections are started by hand instead, so no lease reads (with them, a node ignores
+  // candidates for an election timeout after it starts).
   cluster_ = std::make_unique<NodeCluster>(
       NodeClusterOptions{.seed = 5, .nodes = 3, .base_dir = dir_.path(), .tweak = [](auto& o) {
                            o.election_ticks = 3000;
                            o.snapshot_entries = 20;
+                           o.lease_reads = false;
                          }});
   ASSERT_TRUE(cluster_->StartAll().ok());
   for (store::GroupId g : cluster_->node(1).groups()) {

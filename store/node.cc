@@ -28,10 +28,22 @@ struct Node::Group {
     Instant issued;
     uint64_t lead = raft::kNone;  // the leader it went to, in this term
     uint64_t term = 0;
+    // Whether its answer proves leadership as of `issued` (a heartbeat quorum: not answered under
+    // the lease), and the lease epoch it was issued in.
+    bool confirms = false;
+    uint64_t lease_epoch = 0;
   };
   bool read_queued = false;
   Promise<uint64_t> queued_read;  // the next round's readers (when read_queued)
   Instant last_read_issued;
+  Instant last_reader;  // when a round last carried readers (renewing the lease is for them)
+  // The leader's read lease (NodeOptions::lease_reads): reads are answered without a round until
+  // lease_until. A confirming round issued at T in lease_epoch extends it to T + LeaseDuration();
+  // every event that voids it (role, term, transfer, configuration) moves lease_epoch on, so a
+  // round issued before such an event grants nothing.
+  Instant lease_until;
+  uint64_t lease_term = 0;
+  uint64_t lease_epoch = 0;
   std::map<std::string, ReadRound> reads;                // rounds in flight, by ReadIndex context
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
   uint64_t bytes_since_compaction = 0;
@@ -107,6 +119,7 @@ Status Node::LoadGroup(GroupId id) {
   c.applied = g->sm->applied_index();
   c.max_size_per_msg = options_.max_append_bytes;
   c.max_inflight_msgs = options_.max_inflight_appends;
+  c.quiet_after_start = options_.lease_reads;
   g->raft = std::make_unique<raft::RawNode>(c, *g->log, *g->random);
   groups_.emplace(id, std::move(g));
   return Status::Ok();
@@ -350,23 +363,77 @@ void Node::IssueReads() {
   // One round in flight per group: the readers that arrive meanwhile wait for the next round,
   // which starts when this one answers, so under load a round serves everyone queued behind it.
   // A round that seems lost (a dropped message) stops holding the next one back after a
-  // heartbeat interval.
+  // heartbeat interval. Under the leader's lease nobody waits: Raft answers at once.
   const Instant now = env_.Now();
   const Duration patience = options_.tick_interval * options_.heartbeat_ticks;
+  const Duration lease = options_.LeaseDuration();
   for (auto& [id, g] : groups_) {
-    if (!g->read_queued) continue;
-    if (!g->reads.empty() && now - g->last_read_issued < patience) continue;
-    g->read_queued = false;
-    Promise<uint64_t> round = std::move(g->queued_read);
-    std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
-    if (Status s = g->raft->ReadIndex(ctx); !s.ok()) {
-      round.Set(s.Annotate("group " + std::to_string(id)));
-      continue;
+    const raft::Raft& r = g->raft->raft();
+    const bool leased = r.lease_valid();
+    if (g->read_queued && (leased || g->reads.empty() || now - g->last_read_issued >= patience)) {
+      g->read_queued = false;
+      g->last_reader = now;
+      IssueRound(*g, std::move(g->queued_read), /*use_lease=*/true);
     }
-    g->reads.emplace(std::move(ctx), Group::ReadRound{std::move(round), now, g->raft->raft().lead(),
-                                                      g->raft->raft().term()});
-    g->last_read_issued = now;
+    // While reads keep coming (this node's or those its followers forward), a leader confirms
+    // itself before the lease runs out, or to win it back, so that they need no round of their
+    // own.
+    if (options_.lease_reads && r.state() == raft::StateType::kLeader && !r.lease_forfeited() &&
+        now - g->last_reader < lease && (!leased || g->lease_until - now < lease / 2) &&
+        std::none_of(g->reads.begin(), g->reads.end(),
+                     [](const auto& round) { return round.second.confirms; })) {
+      SIM_PROBE("node: leader confirms itself to keep its read lease");
+      IssueRound(*g, Promise<uint64_t>(), /*use_lease=*/false);
+    }
   }
+}
+
+void Node::IssueRound(Group& g, Promise<uint64_t> round, bool use_lease) {
+  const Instant now = env_.Now();
+  const bool leased = g.raft->raft().lease_valid();
+  std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
+  if (!use_lease) g.raft->SetLeaseValid(false);
+  Status s = g.raft->ReadIndex(ctx);
+  if (!use_lease) g.raft->SetLeaseValid(leased);
+  if (!s.ok()) {
+    round.Set(s.Annotate("group " + std::to_string(g.id)));
+    return;
+  }
+  const raft::Raft& r = g.raft->raft();
+  g.reads.emplace(std::move(ctx),
+                  Group::ReadRound{std::move(round), now, r.lead(), r.term(),
+                                   /*confirms=*/!(use_lease && leased), g.lease_epoch});
+  g.last_read_issued = now;
+}
+
+void Node::RefreshLeases() {
+  const Instant now = env_.Now();
+  for (auto& [id, g] : groups_) {
+    const raft::Raft& r = g->raft->raft();
+    // A transfer's TimeoutNow makes its target campaign past the voters' lease.
+    if (r.lead_transferee() != raft::kNone) VoidLease(*g);
+    g->raft->SetLeaseValid(options_.lease_reads && now < g->lease_until &&
+                           g->lease_term == r.term());
+  }
+}
+
+void Node::VoidLease(Group& g) {
+  g.lease_until = Instant();
+  ++g.lease_epoch;
+  g.raft->SetLeaseValid(false);
+}
+
+void Node::GrantLease(Group& g, Instant issued, uint64_t term, uint64_t epoch) {
+  const raft::Raft& r = g.raft->raft();
+  if (!options_.lease_reads || epoch != g.lease_epoch || r.state() != raft::StateType::kLeader ||
+      r.term() != term) {
+    return;
+  }
+  // A quorum heard from this leader after `issued`: none of them votes for another candidate
+  // for an election timeout from then.
+  g.lease_until = std::max(g.lease_until, issued + options_.LeaseDuration());
+  g.lease_term = term;
+  g.raft->SetLeaseValid(env_.Now() < g.lease_until);
 }
 
 void Node::ExpireReads() {
@@ -397,11 +464,13 @@ void Node::Tick() {
 void Node::ProcessTurn() {
   turn_scheduled_ = false;
   if (!running_) return;
+  RefreshLeases();
   IssueReads();
   std::vector<std::pair<Group*, raft::Ready>> readies;
   for (auto& [id, g] : groups_) {
     if (!g->raft->HasReady()) continue;
     readies.emplace_back(g.get(), g->raft->GetReady());
+    if (readies.back().second.soft_state) VoidLease(*g);
     if (readies.back().second.soft_state && readies.back().second.soft_state->lead != g->lead) {
       g->lead = readies.back().second.soft_state->lead;
       FailInFlight(*g);
@@ -595,6 +664,8 @@ Status Node::ApplyReady(Group& g, raft::Ready& rd) {
   for (const raft::ReadState& rs : rd.read_states) {
     auto it = g.reads.find(rs.context);
     if (it == g.reads.end()) continue;  // the round expired
+    const Group::ReadRound& round = it->second;
+    if (round.confirms) GrantLease(g, round.issued, round.term, round.lease_epoch);
     it->second.promise.Set(rs.index);
     g.reads.erase(it);
   }
@@ -620,6 +691,7 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e,
       // makes the leader send one.
       g.compact_after_apply |= newcomer;
       const raft::ConfState conf = g.raft->ApplyConfChange(cc);
+      VoidLease(g);
       r = g.sm->Stage(e, [&](rocksdb::WriteBatch& batch) { g.log->SetConfState(batch, conf); });
     } else {
       r = g.sm->Stage(e);  // a malformed change is skipped, identically on every replica
@@ -687,6 +759,7 @@ void Node::OnFrame(NodeId from, const std::string& payload) {
                     frame.cluster_id(), frame.from());
     return;
   }
+  RefreshLeases();  // a follower's forwarded read may be answered under the lease
   for (const storepb::GroupMessage& gm : frame.messages())
     StepMessage(from, gm.group(), gm.message());
   ExpandHeartbeats(from, frame.heartbeats(), raftpb::MSG_HEARTBEAT);
@@ -705,6 +778,7 @@ void Node::StepMessage(NodeId from, GroupId group, const raft::Message& m) {
   // other message must come from the node that sent the frame.
   const bool forwarded = m.type() == raftpb::MSG_PROP || m.type() == raftpb::MSG_READ_INDEX ||
                          m.type() == raftpb::MSG_TRANSFER_LEADER;
+  if (m.type() == raftpb::MSG_READ_INDEX) it->second->last_reader = env_.Now();
   if (m.from() != from && !forwarded) {
     env_.log().warn("dropping a message from node {} that claims to be from {}", from, m.from());
     return;

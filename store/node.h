@@ -54,6 +54,12 @@ struct NodeOptions {
   // follower slightly behind is served from the log rather than sent a snapshot. Capped at half of
   // snapshot_entries; compacting by bytes keeps none.
   uint64_t snapshot_catchup_entries = 5000;
+  // Lease-based linearizable reads: a leader that a quorum confirmed less than LeaseDuration()
+  // ago answers reads without another heartbeat round (raft::Raft::SetLeaseValid). Safe while
+  // monotonic clocks run within 10 % of each other and a paused process notices the time it lost
+  // (it does: the lease is checked against the clock when a read arrives). Off: every read
+  // confirms leadership with a ReadIndex round.
+  bool lease_reads = true;
   // Flow control of each follower's replication: bytes of entries per append (at least one entry
   // goes) and appends in flight.
   uint64_t max_append_bytes = 1 << 20;
@@ -64,6 +70,10 @@ struct NodeOptions {
   EngineOptions engine;
 
   Status Validate() const;
+  // A voter that heard from the leader ignores candidates for at least election_ticks - 1 ticks
+  // (CheckQuorum; quiet_after_start across a restart); the lease is 90 % of that, counted from
+  // when the confirming round left the leader.
+  Duration LeaseDuration() const { return tick_interval * (election_ticks - 1) * 9 / 10; }
 };
 
 class Node {
@@ -141,6 +151,17 @@ class Node {
   void ProcessTurn();
   // Starts one ReadIndex round per group for the readers queued since the last turn.
   void IssueReads();
+  // Brings every group's lease up to date with its Raft state and the clock, and tells Raft
+  // whether it holds; before anything steps Raft with a read request.
+  void RefreshLeases();
+  // Asks Raft for a read index for `round`'s readers; !use_lease: by a heartbeat round even
+  // under the lease (renewing it).
+  void IssueRound(Group& g, Promise<uint64_t> round, bool use_lease);
+  // Ends `g`'s lease; rounds issued before now can no longer grant one.
+  void VoidLease(Group& g);
+  // A confirming round issued at `issued`, in `term` and `epoch`, was answered: the lease runs
+  // from its issue, if this node is still the leader it confirmed.
+  void GrantLease(Group& g, Instant issued, uint64_t term, uint64_t epoch);
   void ExpireReads();
   Status Persist(std::vector<std::pair<Group*, raft::Ready>>& readies);
   // A leader whose term and vote are already on disk may send this Ready's messages first.

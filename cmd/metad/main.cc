@@ -37,6 +37,9 @@ class Table {
     if constexpr (std::is_same_v<T, std::string>) {
       if (!n->is_string()) return InvalidArgumentError(Name(key) + " must be a string");
       out = n->as_string()->get();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!n->is_boolean()) return InvalidArgumentError(Name(key) + " must be true or false");
+      out = n->as_boolean()->get();
     } else {
       if (!n->is_integer()) return InvalidArgumentError(Name(key) + " must be an integer");
       const int64_t v = n->as_integer()->get();
@@ -119,6 +122,7 @@ Result<meta::net::ServerOptions> LoadConfig(const std::string& path) {
   RETURN_IF_ERROR(raft.Get("heartbeat_ms", heartbeat_ms));
   RETURN_IF_ERROR(raft.Get("election_timeout_ms", election_ms));
   RETURN_IF_ERROR(raft.Get("snapshot_entries", n.snapshot_entries));
+  RETURN_IF_ERROR(raft.Get("lease_reads", n.lease_reads));
   RETURN_IF_ERROR(raft.CheckUnknown());
   if (tick_ms == 0 || heartbeat_ms < tick_ms || election_ms <= heartbeat_ms) {
     return InvalidArgumentError("raft: need 0 < tick_ms <= heartbeat_ms < election_timeout_ms");
