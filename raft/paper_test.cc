@@ -113,7 +113,7 @@ struct Options {
   // The paper's algorithm by default; the thesis extensions where a test asks for them.
   bool pre_vote = false;
   bool check_quorum = false;
-  bool quiet_after_start = false;
+  bool strict_vote_lease = false;
   uint64_t seed = 1;
 };
 
@@ -139,7 +139,7 @@ class Peer {
     c.heartbeat_tick = 1;
     c.pre_vote = o.pre_vote;
     c.check_quorum = o.check_quorum;
-    c.quiet_after_start = o.quiet_after_start;
+    c.strict_vote_lease = o.strict_vote_lease;
     raft_ = std::make_unique<Raft>(c, storage_, random_);
   }
   Peer(const Peer&) = delete;
@@ -1554,7 +1554,7 @@ TEST(PaperTest, ReadIndexWaitsUntilLeaderCommitsEntryOfItsTerm_6_4) {
 // — which holds only while every voter that acknowledged it ignores candidates for that long, even
 // one that restarted and forgot it had heard from the leader.
 TEST(PaperTest, RestartedServerIgnoresVoteRequestsForOneElectionTimeout_6_4_1) {
-  Peer p({.term = 1, .pre_vote = true, .check_quorum = true, .quiet_after_start = true});
+  Peer p({.term = 1, .pre_vote = true, .check_quorum = true, .strict_vote_lease = true});
   p.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
   p.Recv(Vote(raftpb::MSG_PRE_VOTE, 3, 1, 2, 0, 0));
   EXPECT_EQ(p->term(), 1u);
@@ -1570,10 +1570,32 @@ TEST(PaperTest, RestartedServerIgnoresVoteRequestsForOneElectionTimeout_6_4_1) {
   EXPECT_EQ(p->term(), 2u);
   EXPECT_EQ(p->vote(), 3u);
 
-  // Without quiet_after_start, a fresh server votes at once.
+  // Without strict_vote_lease, a fresh server votes at once.
   Peer q({.term = 1, .pre_vote = true, .check_quorum = true});
   q.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
   EXPECT_EQ(q->vote(), 3u);
+}
+
+// A voter that acknowledged a leader must not be turned by a higher term that makes it forget the
+// leader (here a rejection from another candidate), nor by a vote request in the term it moved to.
+TEST(PaperTest, VoterKeepsIgnoringCandidatesAfterAHigherTermMadeItForgetTheLeader_6_4_1) {
+  Peer p({.term = 1, .pre_vote = true, .check_quorum = true, .strict_vote_lease = true});
+  p.Tick(kElectionTick);  // past the quiet start
+  p.Recv(Heartbeat(2, 1, 1, 0));
+  p.Take();
+  // A pre-vote rejection in term 2 from candidate 3 moves us to term 2 with no leader known.
+  Message reject = Msg(raftpb::MSG_PRE_VOTE_RESP, 3, 1, 2);
+  reject.set_reject(true);
+  p.Recv(reject);
+  ASSERT_EQ(p->term(), 2u);
+  ASSERT_EQ(p->lead(), kNone);
+  p.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));  // same term: no lease check by term
+  EXPECT_EQ(p->vote(), kNone);
+  EXPECT_TRUE(OfType(p.Take(), raftpb::MSG_VOTE_RESP).empty());
+  p.Tick(kElectionTick);
+  p.Take();
+  p.Recv(Vote(raftpb::MSG_VOTE, 3, 1, 2, 0, 0));
+  EXPECT_EQ(p->vote(), 3u) << "an election timeout after the leader was last heard";
 }
 
 // Under its lease the leader answers a read index at once — its own and a follower's — with the

@@ -197,7 +197,7 @@ void Raft::StartCampaign(bool pre_vote, bool transfer) {
 // ---- Ticks ------------------------------------------------------------------------------------
 
 void Raft::Tick() {
-  if (ticks_since_start_ < config_.election_tick) ++ticks_since_start_;
+  if (ticks_since_leader_ < config_.election_tick) ++ticks_since_leader_;
   if (state_ == StateType::kLeader) {
     TickHeartbeat();
   } else {
@@ -278,11 +278,11 @@ Status Raft::StepByTerm(const Message& m, bool* handled) {
       const bool force = m.context() == kTransferContext;
       const bool in_lease =
           config_.check_quorum &&
-          ((lead_ != kNone && election_elapsed_ < config_.election_tick) ||
-           (config_.quiet_after_start && ticks_since_start_ < config_.election_tick));
+          ((lead_ != kNone && election_elapsed_ < config_.election_tick) || InStrictVoteLease());
       // CheckQuorum's lease: while we heard from a live leader within the minimum election
       // timeout, ignore candidates (thesis §4.2.3) unless the leader itself asked for a transfer.
-      // With quiet_after_start, also for the first election timeout after a start.
+      // With strict_vote_lease, also when a higher term made us forget the leader, and for the
+      // first election timeout after a start.
       if (!force && in_lease) {
         SIM_PROBE("raft: vote request ignored within a leader's lease");
         *handled = true;
@@ -320,6 +320,11 @@ Status Raft::StepByTerm(const Message& m, bool* handled) {
 }
 
 void Raft::HandleVoteRequest(const Message& m) {
+  if (m.context() != kTransferContext && InStrictVoteLease()) {
+    // A request in our own term (we moved to it without hearing from its leader) is ignored too.
+    SIM_PROBE("raft: vote request ignored within a leader's lease");
+    return;
+  }
   const bool pre = m.type() == raftpb::MSG_PRE_VOTE;
   const bool can_vote =
       vote_ == m.from() || (vote_ == kNone && lead_ == kNone) || (pre && m.term() > term_);
@@ -646,6 +651,7 @@ Status Raft::StepFollower(const Message& m) {
 }
 
 void Raft::HandleAppendEntries(const Message& m) {
+  ticks_since_leader_ = 0;
   Message resp = Make(raftpb::MSG_APP_RESP, m.from());
   if (m.index() < log_.committed()) {
     resp.set_index(log_.committed());  // already have all of it; tell the leader where we are
@@ -669,6 +675,7 @@ void Raft::HandleAppendEntries(const Message& m) {
 }
 
 void Raft::HandleHeartbeat(const Message& m) {
+  ticks_since_leader_ = 0;
   log_.CommitTo(m.commit());
   Message resp = Make(raftpb::MSG_HEARTBEAT_RESP, m.from());
   resp.set_context(m.context());
@@ -676,6 +683,7 @@ void Raft::HandleHeartbeat(const Message& m) {
 }
 
 void Raft::HandleSnapshot(const Message& m) {
+  ticks_since_leader_ = 0;
   Message resp = Make(raftpb::MSG_APP_RESP, m.from());
   if (Restore(m.snapshot())) {
     resp.set_index(log_.LastIndex());

@@ -46,11 +46,13 @@ struct Config {
   uint64_t max_committed_size_per_ready = 64 << 20;  // bytes of committed entries per Ready
   uint64_t applied = 0;  // on restart: the last index the state machine applied
   bool disable_proposal_forwarding = false;
-  // With check_quorum, a node also ignores candidates for its first election_tick ticks after it
-  // starts, as if it had just heard from a leader: it may have acknowledged one before a restart
-  // and forgotten it. A leader's lease (SetLeaseValid) relies on this; without leases it only
-  // delays a first election after a restart by at most one election timeout.
-  bool quiet_after_start = false;
+  // With check_quorum, a node ignores every vote and pre-vote request (but a transfer's) until
+  // election_tick ticks have passed since it last heard from a leader, or since it started — even
+  // after a higher term made it forget the leader, and in the term it is already in. A leader's
+  // read lease (SetLeaseValid) relies on this: every voter that acknowledged it keeps ignoring
+  // candidates for that long, whatever else it hears meanwhile and across a restart. It delays a
+  // first election after a restart by at most one election timeout.
+  bool strict_vote_lease = false;
 
   Status Validate() const;
 };
@@ -83,7 +85,7 @@ class Raft {
   Status ReadIndex(std::string context);
   // Whether this leader's lease holds now (the driver's clock says so): a quorum acknowledged a
   // heartbeat sent less than a lease ago, and none of those voters will vote for another candidate
-  // within an election timeout of hearing it (CheckQuorum, quiet_after_start). While it holds,
+  // within an election timeout of hearing it (Config::strict_vote_lease). While it holds,
   // ReadIndex requests are answered at once with the commit index, without a heartbeat round.
   // Cleared by any change of role or term and by a configuration change. Once this leader has
   // started a leadership transfer, it is ignored for the rest of the term: the transferee's
@@ -171,6 +173,10 @@ class Raft {
   bool HasUnappliedConfChange() const;
   void ReleasePendingReadIndexes();
   bool PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
+  bool InStrictVoteLease() const {
+    return config_.check_quorum && config_.strict_vote_lease &&
+           ticks_since_leader_ < config_.election_tick;
+  }
 
   struct PendingRead {
     Message request;
@@ -191,7 +197,9 @@ class Raft {
   std::vector<Message> msgs_;
   std::vector<ReadState> read_states_;
   int election_elapsed_ = 0;
-  int ticks_since_start_ = 0;  // saturates at election_tick (quiet_after_start)
+  // Ticks since this node last heard from a leader or started, saturating at election_tick
+  // (strict_vote_lease).
+  int ticks_since_leader_ = 0;
   int heartbeat_elapsed_ = 0;
   bool lease_valid_ = false;
   bool lease_forfeited_ = false;  // a transfer was started in this term (SetLeaseValid)

@@ -39,8 +39,9 @@ struct Node::Group {
   Instant last_reader;  // when a round last carried readers (renewing the lease is for them)
   // The leader's read lease (NodeOptions::lease_reads): reads are answered without a round until
   // lease_until. A confirming round issued at T in lease_epoch extends it to T + LeaseDuration();
-  // every event that voids it (role, term, transfer, configuration) moves lease_epoch on, so a
-  // round issued before such an event grants nothing.
+  // every event that voids it (a role change, a transfer, a configuration change) moves
+  // lease_epoch on, so a round issued before such an event grants nothing; lease_term catches a
+  // new term.
   Instant lease_until;
   uint64_t lease_term = 0;
   uint64_t lease_epoch = 0;
@@ -119,7 +120,7 @@ Status Node::LoadGroup(GroupId id) {
   c.applied = g->sm->applied_index();
   c.max_size_per_msg = options_.max_append_bytes;
   c.max_inflight_msgs = options_.max_inflight_appends;
-  c.quiet_after_start = options_.lease_reads;
+  c.strict_vote_lease = options_.lease_reads;
   g->raft = std::make_unique<raft::RawNode>(c, *g->log, *g->random);
   groups_.emplace(id, std::move(g));
   return Status::Ok();
@@ -136,9 +137,12 @@ void Node::Start() {
   CHECK(t != nullptr) << "node needs a transport";
   t->SetReceiver([this](NodeId from, std::string payload) { OnFrame(from, payload); });
   tick_timer_ = env_.After(options_.tick_interval, [this] { Tick(); });
-  // A single-member group elects itself at once instead of waiting out an election timeout.
-  if (options_.members.size() == 1) {
-    for (auto& [id, g] : groups_) g->raft->Campaign().IgnoreError();
+  // A group whose only voter is this node elects itself at once instead of waiting out an
+  // election timeout. (Its configuration, not the configured members: a cluster started with one
+  // member and grown since must not campaign past the read lease its other voters rely on.)
+  for (auto& [id, g] : groups_) {
+    const std::set<uint64_t>& voters = g->raft->raft().tracker().voters();
+    if (voters.size() == 1 && voters.count(options_.id)) g->raft->Campaign().IgnoreError();
   }
   ScheduleTurn();
 }
@@ -369,6 +373,7 @@ void Node::IssueReads() {
   const Duration lease = options_.LeaseDuration();
   for (auto& [id, g] : groups_) {
     const raft::Raft& r = g->raft->raft();
+    RefreshLease(*g);
     const bool leased = r.lease_valid();
     if (g->read_queued && (leased || g->reads.empty() || now - g->last_read_issued >= patience)) {
       g->read_queued = false;
@@ -385,6 +390,7 @@ void Node::IssueReads() {
       SIM_PROBE("node: leader confirms itself to keep its read lease");
       IssueRound(*g, Promise<uint64_t>(), /*use_lease=*/false);
     }
+    g->raft->SetLeaseValid(false);  // until the next check against the clock
   }
 }
 
@@ -406,15 +412,13 @@ void Node::IssueRound(Group& g, Promise<uint64_t> round, bool use_lease) {
   g.last_read_issued = now;
 }
 
-void Node::RefreshLeases() {
-  const Instant now = env_.Now();
-  for (auto& [id, g] : groups_) {
-    const raft::Raft& r = g->raft->raft();
-    // A transfer's TimeoutNow makes its target campaign past the voters' lease.
-    if (r.lead_transferee() != raft::kNone) VoidLease(*g);
-    g->raft->SetLeaseValid(options_.lease_reads && now < g->lease_until &&
-                           g->lease_term == r.term());
-  }
+void Node::RefreshLease(Group& g) {
+  const raft::Raft& r = g.raft->raft();
+  // A transfer's TimeoutNow makes its target campaign past the voters' lease (Raft also gives
+  // leases up for the rest of the term).
+  if (r.lead_transferee() != raft::kNone) VoidLease(g);
+  g.raft->SetLeaseValid(options_.lease_reads && env_.Now() < g.lease_until &&
+                        g.lease_term == r.term());
 }
 
 void Node::VoidLease(Group& g) {
@@ -433,7 +437,6 @@ void Node::GrantLease(Group& g, Instant issued, uint64_t term, uint64_t epoch) {
   // for an election timeout from then.
   g.lease_until = std::max(g.lease_until, issued + options_.LeaseDuration());
   g.lease_term = term;
-  g.raft->SetLeaseValid(env_.Now() < g.lease_until);
 }
 
 void Node::ExpireReads() {
@@ -464,7 +467,6 @@ void Node::Tick() {
 void Node::ProcessTurn() {
   turn_scheduled_ = false;
   if (!running_) return;
-  RefreshLeases();
   IssueReads();
   std::vector<std::pair<Group*, raft::Ready>> readies;
   for (auto& [id, g] : groups_) {
@@ -759,7 +761,6 @@ void Node::OnFrame(NodeId from, const std::string& payload) {
                     frame.cluster_id(), frame.from());
     return;
   }
-  RefreshLeases();  // a follower's forwarded read may be answered under the lease
   for (const storepb::GroupMessage& gm : frame.messages())
     StepMessage(from, gm.group(), gm.message());
   ExpandHeartbeats(from, frame.heartbeats(), raftpb::MSG_HEARTBEAT);
@@ -778,7 +779,6 @@ void Node::StepMessage(NodeId from, GroupId group, const raft::Message& m) {
   // other message must come from the node that sent the frame.
   const bool forwarded = m.type() == raftpb::MSG_PROP || m.type() == raftpb::MSG_READ_INDEX ||
                          m.type() == raftpb::MSG_TRANSFER_LEADER;
-  if (m.type() == raftpb::MSG_READ_INDEX) it->second->last_reader = env_.Now();
   if (m.from() != from && !forwarded) {
     env_.log().warn("dropping a message from node {} that claims to be from {}", from, m.from());
     return;
@@ -787,7 +787,17 @@ void Node::StepMessage(NodeId from, GroupId group, const raft::Message& m) {
     env_.log().warn("dropping a message from node {} addressed to node {}", from, m.to());
     return;
   }
-  it->second->raft->Step(m).IgnoreError();  // a refused step (e.g. stale) needs no answer
+  if (m.type() != raftpb::MSG_READ_INDEX) {
+    it->second->raft->Step(m).IgnoreError();  // a refused step (e.g. stale) needs no answer
+    return;
+  }
+  // A follower's forwarded read: Raft answers it at once under a lease that holds now. The lease
+  // is only ever told to Raft right where it was checked against the clock.
+  Group& g = *it->second;
+  g.last_reader = env_.Now();
+  RefreshLease(g);
+  g.raft->Step(m).IgnoreError();
+  g.raft->SetLeaseValid(false);
 }
 
 void Node::ExpandHeartbeats(NodeId from, const storepb::CoalescedHeartbeats& hb,

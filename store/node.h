@@ -71,7 +71,7 @@ struct NodeOptions {
 
   Status Validate() const;
   // A voter that heard from the leader ignores candidates for at least election_ticks - 1 ticks
-  // (CheckQuorum; quiet_after_start across a restart); the lease is 90 % of that, counted from
+  // (raft::Config::strict_vote_lease); the lease is 90 % of that, counted from
   // when the confirming round left the leader.
   Duration LeaseDuration() const { return tick_interval * (election_ticks - 1) * 9 / 10; }
 };
@@ -151,9 +151,9 @@ class Node {
   void ProcessTurn();
   // Starts one ReadIndex round per group for the readers queued since the last turn.
   void IssueReads();
-  // Brings every group's lease up to date with its Raft state and the clock, and tells Raft
-  // whether it holds; before anything steps Raft with a read request.
-  void RefreshLeases();
+  // Brings `g`'s lease up to date with its Raft state and the clock, and tells Raft whether it
+  // holds — right before a read request steps Raft; the caller clears it again after.
+  void RefreshLease(Group& g);
   // Asks Raft for a read index for `round`'s readers; !use_lease: by a heartbeat round even
   // under the lease (renewing it).
   void IssueRound(Group& g, Promise<uint64_t> round, bool use_lease);
