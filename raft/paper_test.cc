@@ -1602,7 +1602,7 @@ TEST(PaperTest, VoterKeepsIgnoringCandidatesAfterAHigherTermMadeItForgetTheLeade
 // commit index, without a heartbeat round; a leadership transfer (TimeoutNow overrides the voters'
 // lease) and a configuration change end the lease.
 TEST(PaperTest, LeaderAnswersReadIndexUnderItsLeaseWithoutHeartbeats_6_4_1) {
-  Peer p({.voters = {1, 2, 3}, .check_quorum = true});
+  Peer p({.voters = {1, 2, 3}, .check_quorum = true, .strict_vote_lease = true});
   ASSERT_TRUE(ElectSelf(p));
   p.Recv(AppResp(2, 1, 1, 1));
   ASSERT_EQ(p->log().committed(), 1u);
@@ -1639,7 +1639,7 @@ TEST(PaperTest, LeaderAnswersReadIndexUnderItsLeaseWithoutHeartbeats_6_4_1) {
   for (const Message& m : beats) EXPECT_EQ(m.context(), "after-transfer");
 
   // A configuration change ends it too.
-  Peer q({.voters = {1, 2, 3}, .check_quorum = true});
+  Peer q({.voters = {1, 2, 3}, .check_quorum = true, .strict_vote_lease = true});
   ASSERT_TRUE(ElectSelf(q));
   q.Recv(AppResp(2, 1, 1, 1));
   q->SetLeaseValid(true);
@@ -1652,6 +1652,12 @@ TEST(PaperTest, LeaderAnswersReadIndexUnderItsLeaseWithoutHeartbeats_6_4_1) {
   EXPECT_FALSE(p->lease_valid());
   p->SetLeaseValid(true);
   EXPECT_FALSE(p->lease_valid());
+
+  // Without the voters' promise there is no lease to set.
+  Peer r({.voters = {1, 2, 3}, .check_quorum = true});
+  ASSERT_TRUE(ElectSelf(r));
+  r->SetLeaseValid(true);
+  EXPECT_FALSE(r->lease_valid());
 }
 
 }  // namespace

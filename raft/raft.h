@@ -90,8 +90,10 @@ class Raft {
   // Cleared by any change of role or term and by a configuration change. Once this leader has
   // started a leadership transfer, it is ignored for the rest of the term: the transferee's
   // TimeoutNow makes it campaign past the voters' lease, and its vote requests may arrive late.
+  // Requires check_quorum and strict_vote_lease, without which voters make no promise.
   void SetLeaseValid(bool valid) {
-    lease_valid_ = valid && state_ == StateType::kLeader && !lease_forfeited_;
+    lease_valid_ = valid && config_.check_quorum && config_.strict_vote_lease &&
+                   state_ == StateType::kLeader && !lease_forfeited_;
   }
   bool lease_valid() const { return lease_valid_; }
   bool lease_forfeited() const { return lease_forfeited_; }

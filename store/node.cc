@@ -39,9 +39,9 @@ struct Node::Group {
   Instant last_reader;  // when a round last carried readers (renewing the lease is for them)
   // The leader's read lease (NodeOptions::lease_reads): reads are answered without a round until
   // lease_until. A confirming round issued at T in lease_epoch extends it to T + LeaseDuration();
-  // every event that voids it (a role change, a transfer, a configuration change) moves
-  // lease_epoch on, so a round issued before such an event grants nothing; lease_term catches a
-  // new term.
+  // a role change or a configuration change moves lease_epoch on, so a round issued before one
+  // grants nothing; lease_term catches a new term, and after a leadership transfer Raft ignores
+  // the lease for the rest of the term.
   Instant lease_until;
   uint64_t lease_term = 0;
   uint64_t lease_epoch = 0;
@@ -413,12 +413,9 @@ void Node::IssueRound(Group& g, Promise<uint64_t> round, bool use_lease) {
 }
 
 void Node::RefreshLease(Group& g) {
-  const raft::Raft& r = g.raft->raft();
-  // A transfer's TimeoutNow makes its target campaign past the voters' lease (Raft also gives
-  // leases up for the rest of the term).
-  if (r.lead_transferee() != raft::kNone) VoidLease(g);
+  // (After a leadership transfer Raft ignores the lease for the rest of the term.)
   g.raft->SetLeaseValid(options_.lease_reads && env_.Now() < g.lease_until &&
-                        g.lease_term == r.term());
+                        g.lease_term == g.raft->raft().term());
 }
 
 void Node::VoidLease(Group& g) {

@@ -112,7 +112,8 @@ class Node {
                              uint32_t partition, bool linearizable);
   Result<storepb::StoredSession> GetSession(std::string_view client_id, bool linearizable);
 
-  // Administration.
+  // Administration. Campaign starts an election at once, past the vote refusal that other leaders'
+  // read leases rely on: for tests, and for a group whose only voter is this node.
   Status Campaign(GroupId group);
   // Proposes a membership change of `group` (one server at a time; see raft/raft.h). It takes
   // effect when applied; watch raft(group).tracker() for the outcome.
