@@ -398,9 +398,8 @@ void Node::IssueRound(Group& g, Promise<uint64_t> round, bool use_lease) {
   const Instant now = env_.Now();
   const bool leased = g.raft->raft().lease_valid();
   std::string ctx = "n" + std::to_string(options_.id) + "-" + std::to_string(next_read_id_++);
-  if (!use_lease) g.raft->SetLeaseValid(false);
+  if (!use_lease) g.raft->SetLeaseValid(false);  // the caller clears it after anyway
   Status s = g.raft->ReadIndex(ctx);
-  if (!use_lease) g.raft->SetLeaseValid(leased);
   if (!s.ok()) {
     round.Set(s.Annotate("group " + std::to_string(g.id)));
     return;
@@ -421,7 +420,6 @@ void Node::RefreshLease(Group& g) {
 void Node::VoidLease(Group& g) {
   g.lease_until = Instant();
   ++g.lease_epoch;
-  g.raft->SetLeaseValid(false);
 }
 
 void Node::GrantLease(Group& g, Instant issued, uint64_t term, uint64_t epoch) {
