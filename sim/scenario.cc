@@ -21,7 +21,7 @@ namespace meta::sim {
 namespace {
 
 constexpr NodeId kClient = 1000;
-constexpr int kKvClients = 3;
+constexpr int kKvClients = 6;
 constexpr int kKeys = 20;
 constexpr Duration kOpTimeout = Seconds(3);
 
@@ -44,6 +44,10 @@ struct Swarm {
   size_t log_cache_entries = kLogTailCacheEntries;  // small: Raft reads its log from RocksDB
   uint64_t max_append_bytes = 1 << 20;  // small: appends carry few entries, acks come in pieces
   size_t max_inflight_appends = 256;
+  // Each node's monotonic clock runs up to this many parts per million fast or slow. The read
+  // lease is safe while two clocks' rates differ by less than ~11 % (store::NodeOptions::
+  // LeaseDuration keeps 90 % of what a voter waits): ±4 % stays inside that.
+  int64_t clock_rate_ppm = 0;
 
   std::string ToString() const {
     char buf[1024];
@@ -54,7 +58,7 @@ struct Swarm {
         "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f read_error=%.4f "
         "slow_sync=%.3f<=%s "
         "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu max_append=%llu "
-        "inflight=%zu",
+        "inflight=%zu clock_rate=%lld",
         drop, duplicate, reorder ? 1 : 0, extra_delay.ToString().c_str(),
         latency_max.ToString().c_str(), nemesis_min.ToString().c_str(),
         nemesis_max.ToString().c_str(), partition, cut, heal, crash, clog, transfer, pause, clock,
@@ -63,7 +67,8 @@ struct Swarm {
         static_cast<unsigned long long>(small_disk_bytes),
         static_cast<unsigned long long>(max_wal_bytes),
         static_cast<unsigned long long>(block_cache_bytes), log_cache_entries,
-        static_cast<unsigned long long>(max_append_bytes), max_inflight_appends);
+        static_cast<unsigned long long>(max_append_bytes), max_inflight_appends,
+        static_cast<long long>(clock_rate_ppm));
     return buf;
   }
 };
@@ -112,6 +117,8 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
     s.max_append_bytes = static_cast<uint64_t>(r.Range(1, 4096));
     s.max_inflight_appends = static_cast<size_t>(r.Range(1, 16));
   }
+  // Drawn last, so that the draws above keep their values for a given seed.
+  if (disk && r.Chance(0.5)) s.clock_rate_ppm = r.Range(1000, 40000);
   return s;
 }
 
@@ -256,10 +263,15 @@ class Scenario {
   void KvClient(int client);
   void OtherClient();
   void ScheduleNemesis();
+  // Cuts every link into `leader` as soon as `transferee` campaigns past `term` (polled until
+  // `until`).
+  void DeafenOnCampaign(store::GroupId g, NodeId leader, NodeId transferee, uint64_t term,
+                        Instant until);
   void NemesisAction();
   Status Liveness();
   Status Convergence();
   NodeId RandomUpNode(Random& r);  // the first node when every node is down
+  NodeId FirstUpNode() const;      // 0 when every node is down
 
   ScenarioOptions options_;
   SimHooks hooks_;  // installed first, removed last: covers the whole run
@@ -273,11 +285,19 @@ class Scenario {
   bool stop_ = false;
   int clients_running_ = 0;
   std::vector<KvOp> history_;
+  std::vector<store::GroupId> groups_;  // every node runs the same groups
   uint64_t ops_ = 0;
   uint64_t faults_ = 0;
   uint64_t events_at_same_time_ = 0;
   static constexpr uint64_t kMaxEventsAtOneInstant = 1'000'000;
 };
+
+NodeId Scenario::FirstUpNode() const {
+  for (NodeId id : cluster_.ids()) {
+    if (cluster_.IsUp(id)) return id;
+  }
+  return 0;
+}
 
 NodeId Scenario::RandomUpNode(Random& r) {
   std::vector<NodeId> up;
@@ -448,7 +468,9 @@ void Scenario::NemesisAction() {
     if (down * 2 + 2 >= static_cast<int>(ids.size()) + 1) return;  // keep a majority up
     const NodeId victim = RandomUpNode(r);
     cluster_.Crash(victim);
-    RestartLater(victim, r.Range(Millis(100), Seconds(3)));
+    // A third of the restarts come back within a read lease the node may have acknowledged.
+    RestartLater(victim,
+                 r.OneIn(3) ? r.Range(Millis(1), Millis(250)) : r.Range(Millis(100), Seconds(3)));
   } else if ((dice -= swarm_.clog) < 0) {
     if (r.OneIn(2)) {
       net.Clog(ids[r.Uniform(ids.size())], client_->Now() + r.Range(Millis(100), Seconds(2)));
@@ -478,14 +500,37 @@ void Scenario::NemesisAction() {
     cluster_.world().SetClockOffset(ids[r.Uniform(ids.size())], r.OneIn(2) ? jump : jump * -1,
                                     drift_ppm);
   } else {
-    const NodeId from = RandomUpNode(r);
-    if (!cluster_.IsUp(from)) return;  // every node is down
-    const std::vector<store::GroupId> groups = cluster_.node(from).groups();
-    const store::GroupId g = groups[r.Uniform(groups.size())];
-    if (cluster_.node(from).raft(g).state() == raft::StateType::kLeader) {
-      cluster_.node(from).TransferLeader(g, ids[r.Uniform(ids.size())]).IgnoreError();
+    // A leadership transfer, in half the cases in the KV group, whose history is checked.
+    const store::GroupId g =
+        r.OneIn(2) ? store::kMetadataGroup : groups_[r.Uniform(groups_.size())];
+    const NodeId from = cluster_.Leader(g);
+    const NodeId to = ids[r.Uniform(ids.size())];
+    if (from == 0 || to == from) return;
+    SIM_PROBE("sim: leadership transfer requested");
+    cluster_.node(from).TransferLeader(g, to).IgnoreError();
+    // Half the time the old leader stops hearing from the others (it still sends) the moment the
+    // transferee campaigns: the transferee can win while the old leader believes it leads, and
+    // the old leader must not answer reads from its lease meanwhile (thesis §6.4.1).
+    if (r.OneIn(2)) {
+      DeafenOnCampaign(g, from, to, cluster_.node(from).raft(g).term(),
+                       client_->Now() + Millis(300));
     }
   }
+}
+
+void Scenario::DeafenOnCampaign(store::GroupId g, NodeId leader, NodeId transferee, uint64_t term,
+                                Instant until) {
+  client_->After(Micros(500), [=, this] {
+    // Not once the faults are over (the network is healed for the liveness checks).
+    if (stop_ || client_->Now() > until || !cluster_.IsUp(transferee)) return;
+    if (cluster_.node(transferee).raft(g).term() <= term) {
+      return DeafenOnCampaign(g, leader, transferee, term, until);
+    }
+    SIM_PROBE("sim: old leader deafened as the transferee campaigns");
+    for (NodeId id : cluster_.ids()) {
+      if (id != leader) cluster_.world().network().Cut(id, leader);
+    }
+  });
 }
 
 // After healing: every group elects a leader and commits a write within 10 election timeouts.
@@ -506,10 +551,13 @@ Status Scenario::Liveness() {
   const Duration budget = defaults.tick_interval * defaults.election_ticks * 2 * 10;
   const Instant deadline = client_->Now() + budget;
   std::map<store::GroupId, bool> committed;
-  store::Node& any = cluster_.node(cluster_.ids()[0]);
-  for (store::GroupId g : any.groups()) committed[g] = false;
+  // Routing is the same on every node; a late fail-stop may have taken any one of them down.
+  const NodeId router = FirstUpNode();
+  if (router == 0) return UnavailableError("liveness: every node is down after healing");
+  store::Node& any = cluster_.node(router);
+  for (store::GroupId g : groups_) committed[g] = false;
   // One writer per group, retrying until it commits.
-  for (store::GroupId g : any.groups()) {
+  for (store::GroupId g : groups_) {
     storepb::Command cmd;
     if (store::TypeOf(g) == store::GroupType::kMetadata) {
       cmd.mutable_kv_put()->set_key("liveness");
@@ -562,7 +610,7 @@ Status Scenario::RestoreMembership(Instant deadline) {
   const std::vector<NodeId> ids = cluster_.ids();
   // The first group that lacks a voter, and that voter; nullopt when all are complete.
   auto missing = [&]() -> std::optional<std::pair<store::GroupId, NodeId>> {
-    for (store::GroupId g : cluster_.node(ids[0]).groups()) {
+    for (store::GroupId g : groups_) {
       const NodeId leader = cluster_.Leader(g);
       if (leader == 0) return std::make_pair(g, NodeId{0});
       const raft::Raft& r = cluster_.node(leader).raft(g);
@@ -617,7 +665,7 @@ Status Scenario::Convergence() {
   RunUntil(
       [&] {
         if (!all_up()) return false;
-        for (store::GroupId g : cluster_.node(cluster_.ids()[0]).groups()) {
+        for (store::GroupId g : groups_) {
           if (!cluster_.CheckConverged(g).ok()) return false;
         }
         return true;
@@ -625,8 +673,10 @@ Status Scenario::Convergence() {
       deadline);
   RETURN_IF_ERROR(violation_);
   if (!all_up()) return DeadlineExceededError("convergence: a node is still down");
-  for (store::GroupId g : cluster_.node(cluster_.ids()[0]).groups()) {
-    RETURN_IF_ERROR(cluster_.CheckConverged(g).Annotate("convergence"));
+  for (store::GroupId g : groups_) {
+    if (Status c = cluster_.CheckConverged(g); !c.ok()) {
+      return Status(c.code(), "convergence: " + c.message() + "\n" + cluster_.Describe(g));
+    }
   }
   return Status::Ok();
 }
@@ -640,7 +690,14 @@ ScenarioReport Scenario::Run() {
   net.options().duplicate = swarm_.duplicate;
   net.options().extra_delay_max = swarm_.extra_delay;
   net.options().reorder = swarm_.reorder;
+  if (swarm_.clock_rate_ppm > 0) {
+    Random rates = Random(options_.seed).Stream("clock-rates");
+    for (NodeId id : cluster_.ids()) {
+      cluster_.world().SetClockRate(id, rates.Range(-swarm_.clock_rate_ppm, swarm_.clock_rate_ppm));
+    }
+  }
   Status s = cluster_.StartAll();
+  if (s.ok()) groups_ = cluster_.node(cluster_.ids()[0]).groups();
   client_ = &cluster_.world().AddNode(kClient);
   // Disk faults start once every node is up (a failed first start would end the run).
   for (NodeId id : cluster_.ids()) {

@@ -14,7 +14,7 @@ SimEnv::SimEnv(World& world, NodeId id, Random random, std::shared_ptr<spdlog::l
 
 SimEnv::~SimEnv() { ShutdownFibers(); }
 
-Instant SimEnv::Now() const { return world_.Now(); }
+Instant SimEnv::Now() const { return world_.NodeNow(node_id()); }
 
 int64_t SimEnv::UnixNanos() const {
   return World::kEpochUnixNanos + world_.Now().nanos() + world_.ClockOffset(node_id()).nanos();
@@ -22,14 +22,34 @@ int64_t SimEnv::UnixNanos() const {
 
 TimerId SimEnv::After(Duration delay, Task fn) {
   const uint64_t digest = static_cast<uint64_t>(delay.nanos());
-  return TimerId{
-      world_.Schedule(world_.Now() + delay, node_id(), EventKind::kTimer, digest, std::move(fn))};
+  return TimerId{world_.Schedule(world_.Now() + world_.TrueDuration(node_id(), delay), node_id(),
+                                 EventKind::kTimer, digest, std::move(fn))};
 }
 
 bool SimEnv::Cancel(TimerId id) { return world_.CancelTimer(id.value); }
 
 void SimEnv::Post(Task fn) {
   world_.Schedule(world_.Now(), node_id(), EventKind::kPost, 0, std::move(fn));
+}
+
+void World::SetClockRate(NodeId id, int64_t rate_ppm) {
+  CHECK(rate_ppm > -1000000 && rate_ppm < 1000000) << "clock rate " << rate_ppm << " ppm";
+  rates_[id] = Rate{rate_ppm, now_, NodeNow(id)};
+}
+
+Instant World::NodeNow(NodeId id) const {
+  auto it = rates_.find(id);
+  if (it == rates_.end()) return now_;
+  const Rate& r = it->second;
+  const __int128 elapsed = (now_ - r.true_since).nanos();
+  return r.node_since + Nanos(static_cast<int64_t>(elapsed * (1000000 + r.ppm) / 1000000));
+}
+
+Duration World::TrueDuration(NodeId id, Duration d) const {
+  auto it = rates_.find(id);
+  if (it == rates_.end() || d <= Duration::Zero()) return d;
+  const __int128 scale = 1000000 + it->second.ppm;
+  return Nanos(static_cast<int64_t>((d.nanos() * __int128{1000000} + scale - 1) / scale));
 }
 
 Transport* SimEnv::transport() { return &world_.network().TransportOf(node_id()); }

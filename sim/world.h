@@ -98,6 +98,16 @@ class World {
     return c.offset + Nanos((now_ - c.since).nanos() / 1000000 * c.drift_ppm);
   }
 
+  // The node's monotonic clock (Env::Now, and so its timers) runs `rate_ppm` parts per million
+  // fast (negative: slow) from now on, like a crystal off its nominal frequency. It stays
+  // continuous across the change and across restarts (it is the machine's clock, not the
+  // process's).
+  void SetClockRate(NodeId id, int64_t rate_ppm);
+  Instant NodeNow(NodeId id) const;
+  // How long in true time the node's clock takes to advance by `d` (rounded up, so a node's timer
+  // never fires early by its own clock).
+  Duration TrueDuration(NodeId id, Duration d) const;
+
   // Schedules `fn` on node `node` at `at` (clamped to now). `digest` summarises the payload for the
   // trace. Returns the event's sequence number; timers can be cancelled by it.
   uint64_t Schedule(Instant at, NodeId node, EventKind kind, uint64_t digest, Task fn);
@@ -153,6 +163,12 @@ class World {
     Instant since;
   };
   std::map<NodeId, Clock> clocks_;
+  struct Rate {
+    int64_t ppm = 0;
+    Instant true_since;  // the clock read node_since at true time true_since
+    Instant node_since;
+  };
+  std::map<NodeId, Rate> rates_;
   std::unique_ptr<SimNetwork> network_;
   Trace trace_;
 };

@@ -225,5 +225,31 @@ TEST(WorldTest, ClockOffsetShiftsOnlyThatNodesCalendarClock) {
   EXPECT_EQ(world.ClockOffset(2), Seconds(1));
 }
 
+TEST(WorldTest, ClockRateSkewsOnlyThatNodesMonotonicClockAndTimers) {
+  World world(WorldOptions{.seed = 9});
+  Env& fast = world.AddNode(1);
+  Env& plain = world.AddNode(2);
+  world.SetClockRate(1, 40000);  // 4 % fast
+  Instant fired_at;
+  fast.After(Millis(104), [&] {
+    fired_at = world.Now();
+    EXPECT_GE(fast.Now(), Instant() + Millis(104));  // never early by the node's own clock
+  });
+  world.RunUntilQuiescent();
+  EXPECT_EQ(fired_at, Instant() + Millis(100));  // 104 ms of a 4 %-fast clock in 100 true ms
+  EXPECT_EQ(fast.Now(), Instant() + Millis(104));
+  EXPECT_EQ(plain.Now(), Instant() + Millis(100));
+  // A new rate applies from now on: the clock neither jumps nor goes back.
+  world.SetClockRate(1, -50000);  // 5 % slow
+  EXPECT_EQ(fast.Now(), Instant() + Millis(104));
+  plain.After(Millis(100), [] {});
+  world.RunUntilQuiescent();
+  EXPECT_EQ(fast.Now(), Instant() + Millis(104 + 95));
+  // The rate is the machine's: a restarted process reads the same clock (`fast` is gone with it).
+  EXPECT_EQ(world.RestartNode(1).Now(), Instant() + Millis(104 + 95));
+  // Calendar time is a separate clock (SetClockOffset), untouched by the rate.
+  EXPECT_EQ(world.node(1).UnixNanos(), plain.UnixNanos());
+}
+
 }  // namespace
 }  // namespace meta::sim
