@@ -674,6 +674,7 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e,
                         std::vector<std::pair<PendingWrite, storepb::ApplyResult>>& answers) {
   if (e.index() <= g.sm->applied_index()) return Status::Ok();  // inside an installed snapshot
   Result<storepb::ApplyResult> r = InternalError("not applied");
+  StateMachine::Proposer proposer;
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raft::ConfChange cc;
     if (cc.ParseFromString(e.data())) {
@@ -694,17 +695,13 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e,
       r = g.sm->Stage(e);  // a malformed change is skipped, identically on every replica
     }
   } else {
-    r = g.sm->Stage(e);
+    r = g.sm->Stage(e, nullptr, &proposer);
   }
   if (!r.ok()) return r.status().Annotate("group " + std::to_string(g.id) + ": applying");
   ++entries_applied_;
   g.bytes_since_compaction += e.data().size();
-  if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty() || pending_writes_.empty()) {
-    return Status::Ok();
-  }
-  storepb::Command cmd;
-  if (!cmd.ParseFromString(e.data()) || cmd.origin_node() != options_.id) return Status::Ok();
-  auto it = pending_writes_.find(cmd.proposal_id());
+  if (proposer.origin != options_.id || pending_writes_.empty()) return Status::Ok();
+  auto it = pending_writes_.find(proposer.proposal_id);
   if (it == pending_writes_.end()) return Status::Ok();  // the writer timed out
   answers.emplace_back(std::move(it->second), std::move(*r));
   pending_writes_.erase(it);

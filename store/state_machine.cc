@@ -141,7 +141,9 @@ Result<storepb::ApplyResult> StateMachine::Apply(
 }
 
 Result<storepb::ApplyResult> StateMachine::Stage(
-    const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also) {
+    const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also,
+    Proposer* proposer) {
+  if (proposer) *proposer = Proposer{};
   storepb::ApplyResult result;
   result.set_index(entry.index());
   if (entry.index() <= staged_index_) {
@@ -152,7 +154,9 @@ Result<storepb::ApplyResult> StateMachine::Stage(
   if (entry.type() == raftpb::ENTRY_NORMAL && !entry.data().empty()) {
     storepb::Command cmd;
     Handler handler = nullptr;
-    if (!cmd.ParseFromString(entry.data())) {
+    const bool parsed = cmd.ParseFromString(entry.data());
+    if (parsed && proposer) *proposer = Proposer{cmd.origin_node(), cmd.proposal_id()};
+    if (!parsed) {
       SetResult(result, Code::kInvalidArgument, "command does not parse");
     } else if ((handler = RouteOf(cmd.op_case())) == nullptr) {
       SetResult(result, Code::kInvalidArgument, "command without an operation");

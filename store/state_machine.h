@@ -55,8 +55,15 @@ class StateMachine {
   // reads or counted in applied_index() before Flush; a failed Flush must fail-stop the node.
   Result<storepb::ApplyResult> Apply(
       const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
+  // `proposer`, if given, receives the command's (origin node, proposal id), or zeros, so that
+  // the caller can find the writer to answer without parsing the entry again.
+  struct Proposer {
+    uint64_t origin = 0;
+    uint64_t proposal_id = 0;
+  };
   Result<storepb::ApplyResult> Stage(
-      const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
+      const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr,
+      Proposer* proposer = nullptr);
   Status Flush();
   bool staged() const { return staged_index_ != applied_index_; }
 
