@@ -233,10 +233,7 @@ class Scenario {
   // (as learner or voter), a learner is promoted, or — while at least three voters remain — a
   // voter (perhaps the leader itself) is removed.
   void ChangeMembership(Random& r) {
-    const NodeId any = RandomUpNode(r);
-    if (!cluster_.IsUp(any)) return;  // every node is down
-    const std::vector<store::GroupId> groups = cluster_.node(any).groups();
-    const store::GroupId g = groups[r.Uniform(groups.size())];
+    const store::GroupId g = groups_[r.Uniform(groups_.size())];
     const NodeId leader = cluster_.Leader(g);
     if (leader == 0) return;
     const raft::ProgressTracker& t = cluster_.node(leader).raft(g).tracker();
@@ -311,9 +308,9 @@ void Scenario::KvClient(int client) {
   Random& r = fiber::CurrentEnv().random();
   std::map<std::string, std::optional<std::string>> last_seen;
   uint64_t n = 0;
-  // Clients 1 and 3 write exactly-once, as net/client does: a (client id, sequence) per write,
-  // and a write whose outcome is unknown is retried with the same pair. Client 2 writes without
-  // one (duplicates are then caught by proposal ids).
+  // Every client but client 2 writes exactly-once, as net/client does: a (client id, sequence) per
+  // write, and a write whose outcome is unknown is retried with the same pair. Client 2 writes
+  // without one (duplicates are then caught by proposal ids).
   const uint64_t client_id = client == 2 ? 0 : r.Next() | 1;
   uint64_t sequence = 0;
   while (!stop_) {
@@ -522,8 +519,8 @@ void Scenario::DeafenOnCampaign(store::GroupId g, NodeId leader, NodeId transfer
                                 Instant until) {
   client_->After(Micros(500), [=, this] {
     // Not once the faults are over (the network is healed for the liveness checks).
-    if (stop_ || client_->Now() > until || !cluster_.IsUp(transferee)) return;
-    if (cluster_.node(transferee).raft(g).term() <= term) {
+    if (stop_ || client_->Now() > until) return;
+    if (!cluster_.IsUp(transferee) || cluster_.node(transferee).raft(g).term() <= term) {
       return DeafenOnCampaign(g, leader, transferee, term, until);
     }
     SIM_PROBE("sim: old leader deafened as the transferee campaigns");

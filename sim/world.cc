@@ -34,7 +34,8 @@ void SimEnv::Post(Task fn) {
 
 void World::SetClockRate(NodeId id, int64_t rate_ppm) {
   CHECK(rate_ppm > -1000000 && rate_ppm < 1000000) << "clock rate " << rate_ppm << " ppm";
-  rates_[id] = Rate{rate_ppm, now_, NodeNow(id)};
+  const Instant node_now = NodeNow(id);
+  rates_[id] = Rate{rate_ppm, now_, node_now};
 }
 
 Instant World::NodeNow(NodeId id) const {
@@ -49,7 +50,8 @@ Duration World::TrueDuration(NodeId id, Duration d) const {
   auto it = rates_.find(id);
   if (it == rates_.end() || d <= Duration::Zero()) return d;
   const __int128 scale = 1000000 + it->second.ppm;
-  return Nanos(static_cast<int64_t>((d.nanos() * __int128{1000000} + scale - 1) / scale));
+  const __int128 t = (d.nanos() * __int128{1000000} + scale - 1) / scale;
+  return t > INT64_MAX ? Duration::Max() : Nanos(static_cast<int64_t>(t));
 }
 
 Transport* SimEnv::transport() { return &world_.network().TransportOf(node_id()); }

@@ -101,7 +101,8 @@ class World {
   // The node's monotonic clock (Env::Now, and so its timers) runs `rate_ppm` parts per million
   // fast (negative: slow) from now on, like a crystal off its nominal frequency. It stays
   // continuous across the change and across restarts (it is the machine's clock, not the
-  // process's).
+  // process's). Timers already pending keep their true-time deadline: set rates before the node
+  // starts, as the scenario does.
   void SetClockRate(NodeId id, int64_t rate_ppm);
   Instant NodeNow(NodeId id) const;
   // How long in true time the node's clock takes to advance by `d` (rounded up, so a node's timer

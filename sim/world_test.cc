@@ -251,5 +251,26 @@ TEST(WorldTest, ClockRateSkewsOnlyThatNodesMonotonicClockAndTimers) {
   EXPECT_EQ(world.node(1).UnixNanos(), plain.UnixNanos());
 }
 
+TEST(WorldTest, SkewedTimersFireNeitherEarlyNorLateByTheirNodesClock) {
+  World world(WorldOptions{.seed = 10});
+  Env& slow = world.AddNode(1);
+  Env& fast = world.AddNode(2);
+  world.SetClockRate(1, -33333);  // rates that divide no delay evenly
+  world.SetClockRate(2, 33333);
+  int fired = 0;
+  for (Env* env : {&slow, &fast}) {
+    for (int64_t ns : {1, 7, 999, 7'000'001, 299'000'000}) {
+      const Instant due = env->Now() + Nanos(ns);
+      env->After(Nanos(ns), [env, due, &fired] {
+        EXPECT_GE(env->Now(), due);
+        EXPECT_LE(env->Now() - due, Nanos(1));
+        ++fired;
+      });
+    }
+  }
+  world.RunUntilQuiescent();
+  EXPECT_EQ(fired, 10);
+}
+
 }  // namespace
 }  // namespace meta::sim

@@ -147,6 +147,8 @@ Result<storepb::ApplyResult> StateMachine::Stage(
   storepb::ApplyResult result;
   result.set_index(entry.index());
   if (entry.index() <= staged_index_) {
+    // Unreachable from Node (it skips what is applied, and stages each entry once); the proposer
+    // stays unnamed, so a writer would time out rather than take this for its outcome.
     SetResult(result, Code::kAlreadyExists, "entry already applied");
     return result;
   }

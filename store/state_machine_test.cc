@@ -285,6 +285,50 @@ TEST_F(StateMachineTest, MalformedCommandIsAResultNotACrash) {
   EXPECT_EQ(sm.applied_index(), 1u);
 }
 
+TEST_F(StateMachineTest, StageNamesTheProposerOfEveryCommandItParses) {
+  // Node::ApplyEntry answers the waiting writer from this, whatever the command's outcome.
+  auto engine = Open(dir_.path());
+  StateMachine sm(*engine, kMetadataGroup, {});
+  ASSERT_TRUE(sm.Load().ok());
+  uint64_t index = 0;
+  auto stage = [&](raftpb::EntryType type, std::string data) {
+    raft::Entry e;
+    e.set_index(++index);
+    e.set_term(1);
+    e.set_type(type);
+    e.set_data(std::move(data));
+    StateMachine::Proposer p{99, 99};
+    auto r = sm.Stage(e, nullptr, &p);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return std::make_pair(p, r.ok() ? r->code() : -1);
+  };
+  auto proposed = [](storepb::Command c, uint64_t origin, uint64_t id) {
+    c.set_origin_node(origin);
+    c.set_proposal_id(id);
+    return c.SerializeAsString();
+  };
+  auto expect = [](std::pair<StateMachine::Proposer, int> got, uint64_t origin, uint64_t id,
+                   Code code) {
+    EXPECT_EQ(got.first.origin, origin);
+    EXPECT_EQ(got.first.proposal_id, id);
+    EXPECT_EQ(got.second, static_cast<int>(code));
+  };
+  const auto normal = raftpb::ENTRY_NORMAL;
+  expect(stage(normal, proposed(Put("k", "1"), 2, 10)), 2, 10, Code::kOk);             // applied
+  expect(stage(normal, proposed(Put("k", "1"), 2, 10)), 2, 10, Code::kAlreadyExists);  // dup
+  expect(stage(normal, proposed(Put("k", "2", 7, 1), 3, 11)), 3, 11, Code::kOk);
+  expect(stage(normal, proposed(Put("k", "2", 7, 1), 3, 12)), 3, 12, Code::kOk);  // retry
+  expect(stage(normal, proposed(Put("k", "3", 7, 0), 3, 13)), 3, 13,
+         Code::kFailedPrecondition);  // a stale sequence
+  storepb::Command empty;             // parses, but carries no operation
+  expect(stage(normal, proposed(empty, 1, 14)), 1, 14, Code::kInvalidArgument);
+  expect(stage(normal, "\xff\xff not a command"), 0, 0, Code::kInvalidArgument);
+  expect(stage(raftpb::ENTRY_CONF_CHANGE, proposed(Put("k", "4"), 2, 15)), 0, 0, Code::kOk);
+  expect(stage(normal, ""), 0, 0, Code::kOk);  // a new leader's empty entry
+  ASSERT_TRUE(sm.Flush().ok());
+  EXPECT_EQ(sm.Get("k")->value(), "2");
+}
+
 TEST_F(StateMachineTest, RestartNeitherReappliesNorSkips) {
   {
     auto engine = Open(dir_.path());
