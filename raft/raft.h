@@ -97,6 +97,8 @@ class Raft {
   }
   bool lease_valid() const { return lease_valid_; }
   bool lease_forfeited() const { return lease_forfeited_; }
+  // Ticks before this follower's election timer fires (the simulator times faults by it).
+  int election_ticks_left() const { return randomized_election_timeout_ - election_elapsed_; }
   // Applies a committed conf change entry; returns the new configuration.
   raftpb::ConfState ApplyConfChange(const ConfChange& cc);
   // Entries up to `index` (of `term`) are durable on this node (RawNode::Advance calls it). The

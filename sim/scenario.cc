@@ -35,7 +35,7 @@ struct Swarm {
   Duration nemesis_min = Millis(100);
   Duration nemesis_max = Seconds(1);
   int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0, pause = 0, clock = 0,
-      membership = 0;
+      membership = 0, lease_restart = 0;
   DiskFaults disk;
   NodeId small_disk = 0;  // this node's WAL space is limited (disk full), if not 0
   uint64_t small_disk_bytes = 0;
@@ -55,15 +55,17 @@ struct Swarm {
         buf, sizeof buf,
         "drop=%.3f duplicate=%.3f reorder=%d extra_delay=%s latency_max=%s nemesis=[%s,%s] "
         "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
-        "clock=%d membership=%d} disk{write_error=%.4f sync_error=%.4f read_error=%.4f "
+        "clock=%d membership=%d lease_restart=%d} disk{write_error=%.4f sync_error=%.4f "
+        "read_error=%.4f "
         "slow_sync=%.3f<=%s "
         "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu max_append=%llu "
         "inflight=%zu clock_rate=%lld",
         drop, duplicate, reorder ? 1 : 0, extra_delay.ToString().c_str(),
         latency_max.ToString().c_str(), nemesis_min.ToString().c_str(),
         nemesis_max.ToString().c_str(), partition, cut, heal, crash, clog, transfer, pause, clock,
-        membership, disk.write_error, disk.sync_error, disk.read_error, disk.slow_sync,
-        disk.slow_sync_max.ToString().c_str(), static_cast<unsigned long long>(small_disk),
+        membership, lease_restart, disk.write_error, disk.sync_error, disk.read_error,
+        disk.slow_sync, disk.slow_sync_max.ToString().c_str(),
+        static_cast<unsigned long long>(small_disk),
         static_cast<unsigned long long>(small_disk_bytes),
         static_cast<unsigned long long>(max_wal_bytes),
         static_cast<unsigned long long>(block_cache_bytes), log_cache_entries,
@@ -119,6 +121,7 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
   }
   // Drawn last, so that the draws above keep their values for a given seed.
   if (disk && r.Chance(0.5)) s.clock_rate_ppm = r.Range(1000, 40000);
+  if (network && disk && nodes == 3) s.lease_restart = static_cast<int>(r.Range(0, 2));
   return s;
 }
 
@@ -260,6 +263,11 @@ class Scenario {
   void KvClient(int client);
   void OtherClient();
   void ScheduleNemesis();
+  // The window of thesis §6.4.1's restart rule: a voter that acknowledged the leader's lease
+  // restarts just as another node campaigns. See the definition.
+  void RestartWithinLease(Random& r);
+  void PollLeaseRestart(store::GroupId g, NodeId leader, NodeId a, NodeId b, uint64_t term,
+                        Instant until, bool restarted);
   // Cuts every link into `leader` as soon as `transferee` campaigns past `term` (polled until
   // `until`).
   void DeafenOnCampaign(store::GroupId g, NodeId leader, NodeId transferee, uint64_t term,
@@ -283,6 +291,7 @@ class Scenario {
   int clients_running_ = 0;
   std::vector<KvOp> history_;
   std::vector<store::GroupId> groups_;  // every node runs the same groups
+  Instant writes_resume_;               // the KV clients only read before this
   uint64_t ops_ = 0;
   uint64_t faults_ = 0;
   uint64_t events_at_same_time_ = 0;
@@ -323,7 +332,7 @@ void Scenario::KvClient(int client) {
     const NodeId target = RandomUpNode(r);
     op.call = client_->Now();
     ++ops_;
-    if (dice < 3) {
+    if (dice < 3 || client_->Now() < writes_resume_) {
       op.type = KvOp::Type::kGet;
       auto got = cluster_
                      .Call<storepb::KvValue>(
@@ -443,7 +452,8 @@ void Scenario::NemesisAction() {
   Random& r = nemesis_random_;
   SimNetwork& net = cluster_.world().network();
   const int total = swarm_.partition + swarm_.cut + swarm_.heal + swarm_.crash + swarm_.clog +
-                    swarm_.transfer + swarm_.pause + swarm_.clock + swarm_.membership;
+                    swarm_.transfer + swarm_.pause + swarm_.clock + swarm_.membership +
+                    swarm_.lease_restart;
   int dice = static_cast<int>(r.Uniform(static_cast<uint64_t>(total)));
   const std::vector<NodeId> ids = cluster_.ids();
   ++faults_;
@@ -489,6 +499,8 @@ void Scenario::NemesisAction() {
                            client_->Now() + r.Range(Millis(200), Seconds(3)));
   } else if ((dice -= swarm_.membership) < 0) {
     ChangeMembership(r);
+  } else if ((dice -= swarm_.lease_restart) < 0) {
+    RestartWithinLease(r);
   } else if ((dice -= swarm_.clock) < 0) {
     // Calendar clock jumps and drift (they move leader timestamps), well inside the one-hour
     // dedup TTL.
@@ -528,6 +540,59 @@ void Scenario::DeafenOnCampaign(store::GroupId g, NodeId leader, NodeId transfer
       if (id != leader) cluster_.world().network().Cut(id, leader);
     }
   });
+}
+
+// With three voters in the KV group: the leader L loses its links with B, and the clients only
+// read, so B's log stays as long as the third voter A's. Just before B campaigns, A crashes and
+// comes back at once, having acknowledged L's lease a moment before. A must ignore B for an
+// election timeout; if it votes, B wins while L still holds its lease. Then L is cut off from A
+// too and the clients write again: B commits, and a read that L answers from its lease would be
+// stale.
+void Scenario::RestartWithinLease(Random& r) {
+  const store::GroupId g = store::kMetadataGroup;
+  const NodeId leader = cluster_.Leader(g);
+  const std::vector<NodeId> ids = cluster_.ids();
+  if (leader == 0 || ids.size() != 3) return;
+  std::vector<NodeId> others;
+  for (NodeId id : ids) {
+    if (id != leader) others.push_back(id);
+  }
+  if (r.OneIn(2)) std::swap(others[0], others[1]);
+  const NodeId b = others[0], a = others[1];
+  if (!cluster_.IsUp(a) || !cluster_.IsUp(b)) return;
+  SIM_PROBE("sim: lease restart: leader cut from a follower, writes paused");
+  SimNetwork& net = cluster_.world().network();
+  net.Cut(leader, b);
+  net.Cut(b, leader);
+  const Instant until = client_->Now() + Seconds(2);
+  writes_resume_ = until;
+  PollLeaseRestart(g, leader, a, b, cluster_.node(leader).raft(g).term(), until, false);
+}
+
+void Scenario::PollLeaseRestart(store::GroupId g, NodeId leader, NodeId a, NodeId b, uint64_t term,
+                                Instant until, bool restarted) {
+  if (stop_ || client_->Now() > until || !cluster_.IsUp(b)) {
+    writes_resume_ = Instant();
+    return;
+  }
+  const raft::Raft& rb = cluster_.node(b).raft(g);
+  // A restarts within the tick before B's election timer fires: a vote request already in
+  // flight to A would be lost with A's old process.
+  if (!restarted && rb.state() == raft::StateType::kFollower && rb.election_ticks_left() <= 1 &&
+      cluster_.IsUp(a)) {
+    SIM_PROBE("sim: lease restart: a voter restarts as another is about to campaign");
+    cluster_.Crash(a);
+    if (!cluster_.Restart(a).ok()) RestartLater(a, Millis(200));
+    restarted = true;
+  }
+  if (rb.state() == raft::StateType::kLeader && rb.term() > term) {
+    SIM_PROBE("sim: lease restart: the campaigner won");
+    cluster_.world().network().Cut(a, leader);
+    writes_resume_ = Instant();
+    return;
+  }
+  client_->After(Micros(50),
+                 [=, this] { PollLeaseRestart(g, leader, a, b, term, until, restarted); });
 }
 
 // After healing: every group elects a leader and commits a write within 10 election timeouts.
