@@ -105,8 +105,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key));
   }
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  const size_t memtable_bytes[kCfCount] = {
+      cf_options.write_buffer_size,    options.log_memtable_bytes,    cf_options.write_buffer_size,
+      options.metadata_memtable_bytes, options.offset_memtable_bytes, options.data_memtable_bytes};
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : kCfNames) cfs.emplace_back(name, cf_options);
+  for (int i = 0; i < kCfCount; ++i) {
+    cfs.emplace_back(kCfNames[i], cf_options);
+    rocksdb::ColumnFamilyOptions& o = cfs.back().options;
+    o.write_buffer_size = memtable_bytes[i];
+    o.target_file_size_base = memtable_bytes[i];
+    o.max_bytes_for_level_base = uint64_t{4} * memtable_bytes[i];
+  }
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(
       FromRocks(rocksdb::DB::Open(db_options, storage.data_dir, cfs, &engine->handles_, &db),

@@ -70,6 +70,20 @@ struct EngineOptions {
   // the first write of a key, a miss) then skips every file the filter rules out instead of
   // searching its index and reading a block; ~10 bits give a ~1 % false-positive rate.
   int bloom_bits_per_key = 10;
+  // Memtable size of each group type's column family; the Raft log's is the log's. A memtable is
+  // a skiplist holding every version written since its last flush, and an insert's cost is a walk
+  // down it whose cache misses grow with its length. The metadata and offset groups mostly
+  // rewrite a working set of small records (KV values, consumer offsets, clients' exactly-once
+  // records): a small memtable keeps that walk short and drops the stale versions at each flush.
+  // The data groups take sessions and messages as new keys in bulk, which a big memtable keeps
+  // out of level-0 compactions longer; the Raft log's entries are deleted soon after they are
+  // written, mostly before a flush of a big memtable. Each column family's level 1 is sized to
+  // four memtables (RocksDB's default ratio) and its table files to one. docs/BENCHMARKS.md has
+  // the measurements.
+  size_t metadata_memtable_bytes = 4 << 20;
+  size_t offset_memtable_bytes = 4 << 20;
+  size_t data_memtable_bytes = 64 << 20;
+  size_t log_memtable_bytes = 64 << 20;
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context);
