@@ -142,6 +142,22 @@ Result<meta::net::ServerOptions> LoadConfig(const std::string& path) {
   uint64_t max_wal_mb = n.engine.max_wal_bytes >> 20;
   Table storage(root["storage"].as_table(), "storage");
   RETURN_IF_ERROR(storage.Get("max_wal_mb", max_wal_mb));
+  // Memtable sizes (store/engine.h says why they differ).
+  struct Memtable {
+    const char* key;
+    size_t& bytes;
+  };
+  for (const Memtable& m : {Memtable{"metadata_memtable_mb", n.engine.metadata_memtable_bytes},
+                            Memtable{"offset_memtable_mb", n.engine.offset_memtable_bytes},
+                            Memtable{"data_memtable_mb", n.engine.data_memtable_bytes},
+                            Memtable{"log_memtable_mb", n.engine.log_memtable_bytes}}) {
+    uint64_t mb = m.bytes >> 20;
+    RETURN_IF_ERROR(storage.Get(m.key, mb));
+    if (mb == 0 || mb > 4096) {
+      return InvalidArgumentError(std::string("storage.") + m.key + " must be in 1..4096");
+    }
+    m.bytes = static_cast<size_t>(mb) << 20;
+  }
   RETURN_IF_ERROR(storage.CheckUnknown());
   if (max_wal_mb == 0 || max_wal_mb > (1 << 20)) {
     return InvalidArgumentError("storage.max_wal_mb must be in 1..1048576");
