@@ -54,7 +54,7 @@ config "$dir/good.toml" "metadata_memtable_mb = 2" "offset_memtable_mb = 3" "dat
 pid=$!
 options=""
 for _ in $(seq 1 100); do
-  options=$(ls "$dir"/data/OPTIONS-* 2>/dev/null | tail -n 1 || true)
+  options=$(find "$dir/data" -maxdepth 1 -name 'OPTIONS-*' 2>/dev/null | sort | tail -n 1 || true)
   [ -n "$options" ] && break
   kill -0 "$pid" 2>/dev/null || { echo "config_test: metad exited:" >&2; cat "$dir/good.log" >&2; exit 1; }
   sleep 0.1
@@ -65,10 +65,10 @@ memtable() {
   awk -v cf="[CFOptions \"$1\"]" '$0 == cf {inside = 1; next} /^\[/ {inside = 0}
     inside && $1 ~ /^write_buffer_size=/ {sub(/.*=/, "", $1); print $1}' "$options"
 }
-for want in "metadata $((2 << 20))" "offset $((3 << 20))" "data $((5 << 20))" \
-  "raft_log $((6 << 20))"; do
-  set -- $want
-  got=$(memtable "$1")
-  [ "$got" = "$2" ] || { echo "config_test: $1 memtable is '$got', wanted $2" >&2; exit 1; }
+for cf_bytes in "metadata:$((2 << 20))" "offset:$((3 << 20))" "data:$((5 << 20))" \
+  "raft_log:$((6 << 20))"; do
+  cf=${cf_bytes%%:*} want=${cf_bytes##*:}
+  got=$(memtable "$cf")
+  [ "$got" = "$want" ] || { echo "config_test: $cf memtable is '$got', wanted $want" >&2; exit 1; }
 done
 echo "config_test: ok"
