@@ -105,6 +105,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key));
   }
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // By Cf; the default and raft_state column families keep RocksDB's default.
   const size_t memtable_bytes[kCfCount] = {
       cf_options.write_buffer_size,    options.log_memtable_bytes,    cf_options.write_buffer_size,
       options.metadata_memtable_bytes, options.offset_memtable_bytes, options.data_memtable_bytes};

@@ -70,7 +70,7 @@ struct EngineOptions {
   // the first write of a key, a miss) then skips every file the filter rules out instead of
   // searching its index and reading a block; ~10 bits give a ~1 % false-positive rate.
   int bloom_bits_per_key = 10;
-  // Memtable size of each group type's column family; the Raft log's is the log's. A memtable is
+  // Memtable size of each group type's column family and of the Raft log's. A memtable is
   // a skiplist holding every version written since its last flush, and an insert's cost is a walk
   // down it whose cache misses grow with its length. The metadata and offset groups mostly
   // rewrite a working set of small records (KV values, consumer offsets, clients' exactly-once
