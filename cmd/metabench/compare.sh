@@ -6,10 +6,9 @@
 # once against metad, so that the two numbers of a row are measured seconds apart, not minutes
 # (this kind of VM drifts by tens of percent over a few minutes). Meanwhile the idle cluster takes
 # 3-4 % of one core (idle etcd 4.4 %, idle metad 2.7 %: slightly against metad). Then the workloads
-# only metad has, and a ratio table. Data, logs and the raw
-# JSON results go under bench-data/ (deleted at the start of each run). --quick: 3 s per
-# workload, not 10. Environment: BENCH_DIR (default bench-data), BENCH_SECONDS, BENCH_CLIENTS
-# (default 1000).
+# only metad has, and a ratio table. Data, logs and the raw JSON results go under bench-data/
+# (deleted at the start of each run). --quick: 3 s per workload, not 10.
+# Environment: BENCH_DIR (default bench-data), BENCH_SECONDS, BENCH_CLIENTS (default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
