@@ -63,8 +63,8 @@ struct EngineOptions {
   // Once the write-ahead logs hold this much, the memtables they back are flushed to table files.
   // It bounds the disk the WAL takes and what a restart replays: the Raft state column family
   // takes a few bytes per turn, so without the bound its memtable would keep every WAL file alive
-  // up to RocksDB's default (0: four times the memtables' total size, 3 GB here). The simulator
-  // makes it small, so that flushes and compactions happen within a short run.
+  // up to RocksDB's default (0: four times the memtables' total size, about 2 GB here). The
+  // simulator makes it small, so that flushes and compactions happen within a short run.
   uint64_t max_wal_bytes = 256 << 20;
   // Bloom filter bits per key in table files (0: none). A point read of an absent key (a create,
   // the first write of a key, a miss) then skips every file the filter rules out instead of

@@ -2,8 +2,8 @@
 # etcd and metad side by side, one harness (metabench), one machine, one disk:
 #   bash cmd/metabench/compare.sh [--quick]
 # Starts a 3-member etcd (Debian's etcd-server) and a 3-node metad cluster on loopback, with their
-# data on the same disk (fsync on, as always), and runs each workload against etcd and then at
-# once against metad, so that the two numbers of a row are measured seconds apart, not minutes
+# data on the same disk (fsync on, as always), and runs each workload against both back to back,
+# so that the two numbers of a row are measured seconds apart, not minutes
 # (this kind of VM drifts by tens of percent over a few minutes). Meanwhile the idle cluster takes
 # 3-4 % of one core (idle etcd 4.4 %, idle metad 2.7 %: slightly against metad). Then the workloads
 # only metad has, and a ratio table. Data, logs and the raw JSON results go under bench-data/
@@ -40,22 +40,26 @@ mkdir -p "$dir/logs"
 
 # bench LABEL BACKEND ENDPOINTS METABENCH-ARGS...: one workload, appended to the results.
 bench() {
-  local label=$1 backend=$2 endpoints=$3
+  local label=$1 backend=$2 eps=$3
   shift 3
   echo "== $backend: $label"
-  "$bin/metabench" --backend "$backend" --endpoints "$endpoints" --label "$label" \
+  "$bin/metabench" --backend "$backend" --endpoints "$eps" --label "$label" \
     --duration "$seconds" --warmup 2 --key-size 8 --value-size 256 \
     --server-pids "${server_pids[$backend]}" --json "$@" >>"$results" ||
     echo "== $backend: $label: metabench reported errors (see the table above); row kept" >&2
 }
 
-# both LABEL ENDPOINT-KIND METABENCH-ARGS...: one workload against etcd, then against metad.
-# ENDPOINT-KIND is all, leader or follower: one client is latency-bound, and a write through a
-# follower pays a forwarding hop, so it runs against the (metadata) leader and against a follower.
+# both LABEL ENDPOINT-KIND METABENCH-ARGS...: one workload against etcd and metad, back to back,
+# each going first every other time (the one measured second meets what the first left running:
+# flushes, compactions, a warm page cache). ENDPOINT-KIND is all, leader or follower: one client
+# is latency-bound, and a write through a follower pays a forwarding hop, so it runs against the
+# (metadata) leader and against a follower.
+pairs=0
 both() {
-  local label=$1 kind=$2
+  local label=$1 kind=$2 backend order="etcd meta"
   shift 2
-  for backend in etcd meta; do
+  [ $((pairs++ % 2)) -eq 0 ] || order="meta etcd"
+  for backend in $order; do
     bench "$label" "$backend" "${endpoints[$backend,$kind]}" "$@"
   done
 }

@@ -52,23 +52,27 @@ config "$dir/good.toml" "metadata_memtable_mb = 2" "offset_memtable_mb = 3" "dat
   "log_memtable_mb = 6"
 "$metad" --config "$dir/good.toml" >"$dir/good.log" 2>&1 &
 pid=$!
-options=""
-for _ in $(seq 1 100); do
-  options=$(find "$dir/data" -maxdepth 1 -name 'OPTIONS-*' 2>/dev/null | sort | tail -n 1 || true)
-  [ -n "$options" ] && break
+# RocksDB writes an OPTIONS file as it opens and again as it creates each missing column family
+# (each first as a .dbtmp, then renamed), and deletes older ones: poll until the newest complete
+# file shows every size, which it does once the node has opened its store.
+# sizes: the write_buffer_size of each column family checked, in the newest OPTIONS file.
+sizes() {
+  local options
+  options=$(find "$dir/data" -maxdepth 1 -name 'OPTIONS-*' ! -name '*.dbtmp' 2>/dev/null |
+    sort | tail -n 1 || true)
+  [ -n "$options" ] || return 0
+  awk '/^\[CFOptions "/ {cf = $0; gsub(/^\[CFOptions "|"\]$/, "", cf); next} /^\[/ {cf = ""}
+    cf != "" && $1 ~ /^write_buffer_size=/ {sub(/.*=/, "", $1); size[cf] = $1}
+    END {print "metadata=" size["metadata"], "offset=" size["offset"], "data=" size["data"],
+         "raft_log=" size["raft_log"]}' "$options" 2>/dev/null || true
+}
+want="metadata=$((2 << 20)) offset=$((3 << 20)) data=$((5 << 20)) raft_log=$((6 << 20))"
+got=""
+for _ in $(seq 1 200); do
+  got=$(sizes)
+  [ "$got" = "$want" ] && break
   kill -0 "$pid" 2>/dev/null || { echo "config_test: metad exited:" >&2; cat "$dir/good.log" >&2; exit 1; }
   sleep 0.1
 done
-[ -n "$options" ] || { echo "config_test: RocksDB wrote no OPTIONS file" >&2; exit 1; }
-# write_buffer_size of column family CF in RocksDB's OPTIONS file.
-memtable() {
-  awk -v cf="[CFOptions \"$1\"]" '$0 == cf {inside = 1; next} /^\[/ {inside = 0}
-    inside && $1 ~ /^write_buffer_size=/ {sub(/.*=/, "", $1); print $1}' "$options"
-}
-for cf_bytes in "metadata:$((2 << 20))" "offset:$((3 << 20))" "data:$((5 << 20))" \
-  "raft_log:$((6 << 20))"; do
-  cf=${cf_bytes%%:*} want=${cf_bytes##*:}
-  got=$(memtable "$cf")
-  [ "$got" = "$want" ] || { echo "config_test: $cf memtable is '$got', wanted $want" >&2; exit 1; }
-done
+[ "$got" = "$want" ] || { echo "config_test: memtables '$got', wanted '$want'" >&2; exit 1; }
 echo "config_test: ok"
