@@ -502,6 +502,16 @@ void Scenario::NemesisAction() {
   } else if ((dice -= swarm_.lease_restart) < 0) {
     RestartWithinLease(r);
   } else if ((dice -= swarm_.clock) < 0) {
+    if (swarm_.clock_rate_ppm > 0 && r.OneIn(2)) {
+      // The monotonic clock changes course (NTP slewing it, a crystal warming up), within the
+      // run's bound: timers pending on that node follow it, and so do the leases it grants or
+      // holds (the bound is what the lease tolerates between two clocks).
+      const NodeId id = ids[r.Uniform(ids.size())];
+      const int64_t ppm = r.Range(-swarm_.clock_rate_ppm, swarm_.clock_rate_ppm);
+      SIM_PROBE("sim: a node's clock rate changed mid-run");
+      cluster_.world().SetClockRate(id, ppm);
+      return;
+    }
     // Calendar clock jumps and drift (they move leader timestamps), well inside the one-hour
     // dedup TTL.
     const Duration jump = r.Range(Seconds(1), Seconds(600));

@@ -35,14 +35,34 @@ void SimEnv::Post(Task fn) {
 void World::SetClockRate(NodeId id, int64_t rate_ppm) {
   CHECK(rate_ppm > -1000000 && rate_ppm < 1000000) << "clock rate " << rate_ppm << " ppm";
   const Instant node_now = NodeNow(id);
+  // The node's pending timers keep their deadlines on its clock: each is read on the clock's old
+  // course, then placed on the new one (the queue is rebuilt; sequence numbers, and so the order
+  // of simultaneous events and the timer ids, stay).
+  std::vector<Event> events;
+  std::vector<Instant> node_deadlines;
+  events.reserve(queue_.size());
+  while (!queue_.empty()) {
+    events.push_back(std::move(const_cast<Event&>(queue_.top())));
+    queue_.pop();
+    const Event& e = events.back();
+    node_deadlines.push_back(e.node == id && e.kind == EventKind::kTimer ? NodeTimeAt(id, e.at)
+                                                                         : Instant());
+  }
   rates_[id] = Rate{rate_ppm, now_, node_now};
+  for (size_t i = 0; i < events.size(); ++i) {
+    Event& e = events[i];
+    if (e.node == id && e.kind == EventKind::kTimer) {
+      e.at = now_ + TrueDuration(id, node_deadlines[i] - node_now);
+    }
+    queue_.push(std::move(e));
+  }
 }
 
-Instant World::NodeNow(NodeId id) const {
+Instant World::NodeTimeAt(NodeId id, Instant at) const {
   auto it = rates_.find(id);
-  if (it == rates_.end()) return now_;
+  if (it == rates_.end()) return at;
   const Rate& r = it->second;
-  const __int128 elapsed = (now_ - r.true_since).nanos();
+  const __int128 elapsed = (at - r.true_since).nanos();
   return r.node_since + Nanos(static_cast<int64_t>(elapsed * (1000000 + r.ppm) / 1000000));
 }
 

@@ -99,12 +99,14 @@ class World {
   }
 
   // The node's monotonic clock (Env::Now, and so its timers) runs `rate_ppm` parts per million
-  // fast (negative: slow) from now on, like a crystal off its nominal frequency. It stays
-  // continuous across the change and across restarts (it is the machine's clock, not the
-  // process's). Timers already pending keep their true-time deadline: set rates before the node
-  // starts, as the scenario does.
+  // fast (negative: slow) from now on, like a crystal off its nominal frequency or a clock NTP
+  // slews. It stays continuous across the change and across restarts (it is the machine's clock,
+  // not the process's). Timers already pending keep their deadline on the node's clock: they
+  // fire when it reads their deadline, at the new rate.
   void SetClockRate(NodeId id, int64_t rate_ppm);
-  Instant NodeNow(NodeId id) const;
+  Instant NodeNow(NodeId id) const { return NodeTimeAt(id, now_); }
+  // What the node's clock reads at true time `at`, on its current course.
+  Instant NodeTimeAt(NodeId id, Instant at) const;
   // How long in true time the node's clock takes to advance by `d` (rounded up, so a node's timer
   // never fires early by its own clock).
   Duration TrueDuration(NodeId id, Duration d) const;

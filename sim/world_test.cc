@@ -111,6 +111,42 @@ TEST(WorldTest, AddingANodeDoesNotPerturbAnotherNodesRandomStream) {
   for (int i = 0; i < 100; ++i) ASSERT_EQ(n1.random().Next(), n2.random().Next());
 }
 
+// A rate changed while timers are pending (NTP slewing a clock mid-run): each still fires when
+// the node's own clock reads its deadline, now at the new rate; other nodes' timers stay put.
+TEST(WorldTest, PendingTimersFollowTheirNodesClockThroughARateChange) {
+  World world(WorldOptions{.seed = 11});
+  Env& skewed = world.AddNode(1);
+  Env& plain = world.AddNode(2);
+  struct Timer {
+    Env* env;
+    Instant due;  // on its node's clock
+    Instant fired_true;
+  };
+  std::vector<Timer> timers;
+  for (Env* env : {&skewed, &plain}) {
+    for (int64_t ms : {30, 100, 250}) timers.push_back(Timer{env, env->Now() + Millis(ms), {}});
+  }
+  for (Timer& t : timers) {
+    t.env->After(t.due - t.env->Now(), [&world, &t] {
+      t.fired_true = world.Now();
+      EXPECT_GE(t.env->Now(), t.due);  // never early by its node's clock
+      EXPECT_LE(t.env->Now() - t.due, Nanos(2));
+    });
+  }
+  world.RunUntil(Instant() + Millis(50));  // the 30 ms timers have fired
+  world.SetClockRate(1, 250000);           // 25 % fast from now on
+  world.RunUntil(Instant() + Millis(150));
+  world.SetClockRate(1, -200000);  // then 20 % slow
+  world.RunUntilQuiescent();
+  // Node 1's clock read 50 ms at the first change and 50 + 125 = 175 ms at the second, so its 100
+  // ms timer fired 40 true ms after the first change, and its 250 ms timer 75 / 0.8 = 93.75 true
+  // ms after the second.
+  EXPECT_EQ(timers[0].fired_true, Instant() + Millis(30));
+  EXPECT_EQ(timers[1].fired_true, Instant() + Millis(90));
+  EXPECT_EQ(timers[2].fired_true, Instant() + Micros(243750));
+  for (size_t i = 3; i < 6; ++i) EXPECT_EQ(timers[i].fired_true, timers[i].due);
+}
+
 }  // namespace
 }  // namespace meta::sim
 
