@@ -35,7 +35,7 @@ struct Swarm {
   Duration nemesis_min = Millis(100);
   Duration nemesis_max = Seconds(1);
   int partition = 0, cut = 0, heal = 0, crash = 0, clog = 0, transfer = 0, pause = 0, clock = 0,
-      membership = 0, lease_restart = 0;
+      membership = 0, lease_restart = 0, isolate = 0;
   DiskFaults disk;
   NodeId small_disk = 0;  // this node's WAL space is limited (disk full), if not 0
   uint64_t small_disk_bytes = 0;
@@ -55,7 +55,8 @@ struct Swarm {
         buf, sizeof buf,
         "drop=%.3f duplicate=%.3f reorder=%d extra_delay=%s latency_max=%s nemesis=[%s,%s] "
         "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
-        "clock=%d membership=%d lease_restart=%d} disk{write_error=%.4f sync_error=%.4f "
+        "clock=%d membership=%d lease_restart=%d isolate=%d} disk{write_error=%.4f "
+        "sync_error=%.4f "
         "read_error=%.4f "
         "slow_sync=%.3f<=%s "
         "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu max_append=%llu "
@@ -63,7 +64,7 @@ struct Swarm {
         drop, duplicate, reorder ? 1 : 0, extra_delay.ToString().c_str(),
         latency_max.ToString().c_str(), nemesis_min.ToString().c_str(),
         nemesis_max.ToString().c_str(), partition, cut, heal, crash, clog, transfer, pause, clock,
-        membership, lease_restart, disk.write_error, disk.sync_error, disk.read_error,
+        membership, lease_restart, isolate, disk.write_error, disk.sync_error, disk.read_error,
         disk.slow_sync, disk.slow_sync_max.ToString().c_str(),
         static_cast<unsigned long long>(small_disk),
         static_cast<unsigned long long>(small_disk_bytes),
@@ -122,6 +123,7 @@ Swarm DrawSwarm(Random r, FaultMode mode, int nodes) {
   // Drawn last, so that the draws above keep their values for a given seed.
   if (disk && r.Chance(0.5)) s.clock_rate_ppm = r.Range(1000, 40000);
   if (network && disk && nodes == 3) s.lease_restart = static_cast<int>(r.Range(0, 2));
+  if (network) s.isolate = static_cast<int>(r.Range(0, 2));
   return s;
 }
 
@@ -273,6 +275,7 @@ class Scenario {
   void DeafenOnCampaign(store::GroupId g, NodeId leader, NodeId transferee, uint64_t term,
                         Instant until);
   void NemesisAction();
+  void IsolateLeader(Random& r);
   Status Liveness();
   Status Convergence();
   NodeId RandomUpNode(Random& r);  // the first node when every node is down
@@ -292,6 +295,10 @@ class Scenario {
   std::vector<KvOp> history_;
   std::vector<store::GroupId> groups_;  // every node runs the same groups
   Instant writes_resume_;               // the KV clients only read before this
+  // The KV leader cut off from the other members (IsolateLeader) until isolated_until_: the KV
+  // clients write elsewhere meanwhile, and send it half their reads.
+  NodeId isolated_ = 0;
+  Instant isolated_until_;
   uint64_t ops_ = 0;
   uint64_t faults_ = 0;
   uint64_t events_at_same_time_ = 0;
@@ -329,7 +336,17 @@ void Scenario::KvClient(int client) {
     op.client = static_cast<uint64_t>(client);
     op.key = "k" + std::to_string(r.Uniform(kKeys));
     const uint64_t dice = r.Uniform(10);
-    const NodeId target = RandomUpNode(r);
+    NodeId target = RandomUpNode(r);
+    if (isolated_ != 0 && client_->Now() < isolated_until_ && cluster_.IsUp(isolated_)) {
+      // Writes go where they can commit (a real client gives up on the cut-off leader and moves
+      // on; here it would sit out its whole timeout), and half the reads ask the cut-off leader,
+      // which may answer only while its lease holds.
+      const bool read = dice < 3 || client_->Now() < writes_resume_;
+      if (read && r.OneIn(2)) target = isolated_;
+      for (int tries = 0; !read && target == isolated_ && tries < 8; ++tries) {
+        target = RandomUpNode(r);
+      }
+    }
     op.call = client_->Now();
     ++ops_;
     if (dice < 3 || client_->Now() < writes_resume_) {
@@ -453,7 +470,7 @@ void Scenario::NemesisAction() {
   SimNetwork& net = cluster_.world().network();
   const int total = swarm_.partition + swarm_.cut + swarm_.heal + swarm_.crash + swarm_.clog +
                     swarm_.transfer + swarm_.pause + swarm_.clock + swarm_.membership +
-                    swarm_.lease_restart;
+                    swarm_.lease_restart + swarm_.isolate;
   int dice = static_cast<int>(r.Uniform(static_cast<uint64_t>(total)));
   const std::vector<NodeId> ids = cluster_.ids();
   ++faults_;
@@ -501,6 +518,8 @@ void Scenario::NemesisAction() {
     ChangeMembership(r);
   } else if ((dice -= swarm_.lease_restart) < 0) {
     RestartWithinLease(r);
+  } else if ((dice -= swarm_.isolate) < 0) {
+    IsolateLeader(r);
   } else if ((dice -= swarm_.clock) < 0) {
     if (swarm_.clock_rate_ppm > 0 && r.OneIn(2)) {
       // The monotonic clock changes course (NTP slewing it, a crystal warming up), within the
@@ -603,6 +622,25 @@ void Scenario::PollLeaseRestart(store::GroupId g, NodeId leader, NodeId a, NodeI
   }
   client_->After(Micros(50),
                  [=, this] { PollLeaseRestart(g, leader, a, b, term, until, restarted); });
+}
+
+// The KV group's leader L loses its links with every other member for 1-3 s while the clients
+// keep going: the others elect a leader and commit writes, and L must stop answering reads from
+// its lease before any of them could have been elected. A lease that outlives what a voter waits
+// after hearing from L (or clocks further apart than the lease allows) shows up as a stale read.
+void Scenario::IsolateLeader(Random& r) {
+  const NodeId leader = cluster_.Leader(store::kMetadataGroup);
+  if (leader == 0) return;
+  SIM_PROBE("sim: the KV leader is cut off from the other members");
+  cluster_.world().network().Partition({leader});
+  isolated_ = leader;
+  const Duration d = r.Range(Seconds(1), Seconds(3));
+  isolated_until_ = client_->Now() + d;
+  client_->After(d, [this, leader] {
+    if (isolated_ != leader) return;  // isolated again since: that one heals itself
+    isolated_ = 0;
+    cluster_.world().network().Heal();
+  });
 }
 
 // After healing: every group elects a leader and commits a write within 10 election timeouts.
