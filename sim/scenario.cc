@@ -56,9 +56,7 @@ struct Swarm {
         "drop=%.3f duplicate=%.3f reorder=%d extra_delay=%s latency_max=%s nemesis=[%s,%s] "
         "weights{partition=%d cut=%d heal=%d crash=%d clog=%d transfer=%d pause=%d "
         "clock=%d membership=%d lease_restart=%d isolate=%d} disk{write_error=%.4f "
-        "sync_error=%.4f "
-        "read_error=%.4f "
-        "slow_sync=%.3f<=%s "
+        "sync_error=%.4f read_error=%.4f slow_sync=%.3f<=%s "
         "small_disk=n%llu:%llu} max_wal=%llu block_cache=%llu log_cache=%zu max_append=%llu "
         "inflight=%zu clock_rate=%lld",
         drop, duplicate, reorder ? 1 : 0, extra_delay.ToString().c_str(),
@@ -336,12 +334,12 @@ void Scenario::KvClient(int client) {
     op.client = static_cast<uint64_t>(client);
     op.key = "k" + std::to_string(r.Uniform(kKeys));
     const uint64_t dice = r.Uniform(10);
+    const bool read = dice < 3 || client_->Now() < writes_resume_;
     NodeId target = RandomUpNode(r);
     if (isolated_ != 0 && client_->Now() < isolated_until_ && cluster_.IsUp(isolated_)) {
       // Writes go where they can commit (a real client gives up on the cut-off leader and moves
       // on; here it would sit out its whole timeout), and half the reads ask the cut-off leader,
       // which may answer only while its lease holds.
-      const bool read = dice < 3 || client_->Now() < writes_resume_;
       if (read && r.OneIn(2)) target = isolated_;
       for (int tries = 0; !read && target == isolated_ && tries < 8; ++tries) {
         target = RandomUpNode(r);
@@ -349,7 +347,7 @@ void Scenario::KvClient(int client) {
     }
     op.call = client_->Now();
     ++ops_;
-    if (dice < 3 || client_->Now() < writes_resume_) {
+    if (read) {
       op.type = KvOp::Type::kGet;
       auto got = cluster_
                      .Call<storepb::KvValue>(
