@@ -274,6 +274,7 @@ class Scenario {
                         Instant until);
   void NemesisAction();
   void IsolateLeader(Random& r);
+  void ProbeIsolatedLease(NodeId leader, uint64_t term, Instant until);
   Status Liveness();
   Status Convergence();
   NodeId RandomUpNode(Random& r);  // the first node when every node is down
@@ -634,10 +635,74 @@ void Scenario::IsolateLeader(Random& r) {
   isolated_ = leader;
   const Duration d = r.Range(Seconds(1), Seconds(3));
   isolated_until_ = client_->Now() + d;
+  ProbeIsolatedLease(leader, cluster_.node(leader).raft(store::kMetadataGroup).term(),
+                     isolated_until_);
   client_->After(d, [this, leader] {
     if (isolated_ != leader) return;  // isolated again since: that one heals itself
     isolated_ = 0;
     cluster_.world().network().Heal();
+  });
+}
+
+// While `leader` is cut off: as soon as another member leads the KV group in a later term, write
+// there and then at once read the same key at `leader`, every millisecond. The old leader may
+// answer only while its lease holds, which must end before any other could have been elected: a
+// lease that outlives that, or clocks further apart than it allows, is then a stale read.
+void Scenario::ProbeIsolatedLease(NodeId leader, uint64_t term, Instant until) {
+  ++clients_running_;
+  client_->fibers().Spawn("lease-probe", [=, this] {
+    const store::GroupId g = store::kMetadataGroup;
+    const std::string key = "lease-probe";
+    uint64_t n = 0;
+    while (!stop_ && client_->Now() < until && isolated_ == leader) {
+      (void)fiber::Sleep(Millis(1));
+      NodeId other = 0;
+      for (NodeId id : cluster_.ids()) {
+        if (id != leader && cluster_.IsUp(id) &&
+            cluster_.node(id).raft(g).state() == raft::StateType::kLeader &&
+            cluster_.node(id).raft(g).term() > term) {
+          other = id;
+        }
+      }
+      if (other == 0 || !cluster_.IsUp(leader)) continue;
+      KvOp w;
+      w.client = kKvClients + 1;
+      w.type = KvOp::Type::kPut;
+      w.key = key;
+      w.value = "probe-" + std::to_string(++n);
+      w.call = client_->Now();
+      storepb::Command cmd;
+      cmd.mutable_kv_put()->set_key(key);
+      cmd.mutable_kv_put()->set_value(w.value);
+      auto res =
+          cluster_
+              .Call<storepb::ApplyResult>(other, [cmd](store::Node& nd) { return nd.Write(cmd); })
+              .Get(kOpTimeout);
+      w.ret = client_->Now();
+      if (!res.ok() && res.status().code() == Code::kUnavailable) continue;  // never proposed
+      w.indeterminate = !res.ok();
+      w.ok = res.ok();
+      history_.push_back(w);
+      if (!res.ok()) continue;
+      KvOp read;
+      read.client = w.client;
+      read.type = KvOp::Type::kGet;
+      read.key = key;
+      read.call = client_->Now();
+      auto got =
+          cluster_
+              .Call<storepb::KvValue>(leader, [key](store::Node& nd) { return nd.Get(key, true); })
+              .Get(kOpTimeout);
+      read.ret = client_->Now();
+      if (got.ok()) {
+        read.read = got->value();
+      } else if (got.status().code() != Code::kNotFound) {
+        continue;  // refused or timed out: no effect
+      }
+      SIM_PROBE("sim: lease probe: the cut-off leader answered a read");
+      history_.push_back(std::move(read));
+    }
+    --clients_running_;
   });
 }
 
