@@ -637,8 +637,9 @@ void Scenario::IsolateLeader(Random& r) {
   isolated_until_ = client_->Now() + d;
   ProbeIsolatedLease(leader, cluster_.node(leader).raft(store::kMetadataGroup).term(),
                      isolated_until_);
-  client_->After(d, [this, leader] {
-    if (isolated_ != leader) return;  // isolated again since: that one heals itself
+  client_->After(d, [this] {
+    // Isolated again since (the same leader or another): the latest isolation's timer heals.
+    if (client_->Now() < isolated_until_) return;
     isolated_ = 0;
     cluster_.world().network().Heal();
   });
