@@ -50,6 +50,13 @@ std::string StateKey(GroupId group, StateTag tag) {
   return key;
 }
 
+std::string ApplyStateKey(GroupId group, StateTag tag) {
+  std::string key(1, '\xff');
+  AppendBigEndian64(key, group);
+  key.push_back(static_cast<char>(tag));
+  return key;
+}
+
 std::string DataKey(GroupId group, Space space, std::string_view k) {
   std::string key = BigEndian64(group);
   key.push_back(static_cast<char>(space));
@@ -78,7 +85,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   // A close is a crash as far as data is concerned: everything acknowledged is in the synced
-  // WAL, so recovery never depends on a clean shutdown (and the simulator can test exactly that).
+  // WAL as Raft log entries (applied state is replayed from them), so recovery never depends on
+  // a clean shutdown (and the simulator can test exactly that).
   db_options.avoid_flush_during_shutdown = true;
   // Nor does an open write the replayed WAL out as level-0 tables: restarts stay fast (the WAL is
   // kept until the memtables are flushed in the normal course).
@@ -116,6 +124,16 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
     o.write_buffer_size = memtable_bytes[i];
     o.target_file_size_base = memtable_bytes[i];
     o.max_bytes_for_level_base = uint64_t{4} * memtable_bytes[i];
+    if (storage.rocksdb_env) {
+      // Background jobs run on the caller's loop (the simulator): a write that RocksDB stops
+      // until a flush or compaction is done would wait for ever, since that job can only run
+      // after the write returns. So nothing stops writes (a slowdown only skips the simulated
+      // clock forward). Stops came from a manual flush's immutable memtable and a WAL switch's
+      // in one turn.
+      o.max_write_buffer_number = 64;
+      o.level0_stop_writes_trigger = 1 << 30;
+      o.hard_pending_compaction_bytes_limit = 0;
+    }
   }
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(
@@ -152,12 +170,60 @@ Status Engine::Write(rocksdb::WriteBatch& batch, bool sync) {
   return FromRocks(db_->Write(wo, &batch), "writing a batch");
 }
 
-Result<std::string> Engine::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+Status Engine::WriteUnlogged(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return FromRocks(db_->Write(wo, &batch), "writing a batch");
+}
+
+namespace {
+
+Result<std::string> GetWith(rocksdb::DB& db, const rocksdb::ReadOptions& ro,
+                            rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key), &value);
+  rocksdb::Status s = db.Get(ro, cf, rocksdb::Slice(key), &value);
   if (s.IsNotFound()) return NotFoundError("key not found");
   RETURN_IF_ERROR(FromRocks(s, "reading a key"));
   return value;
+}
+
+}  // namespace
+
+Result<std::string> Engine::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+  return GetWith(*db_, rocksdb::ReadOptions(), cf, key);
+}
+
+Result<std::string> Engine::GetDurable(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+  rocksdb::ReadOptions ro;
+  ro.read_tier = rocksdb::kPersistedTier;
+  return GetWith(*db_, ro, cf, key);
+}
+
+Result<std::string> Engine::GetApplyState(GroupId group, StateTag tag, bool durable) {
+  rocksdb::ColumnFamilyHandle* cf = data(TypeOf(group));
+  const std::string key = ApplyStateKey(group, tag);
+  Result<std::string> r = durable ? GetDurable(cf, key) : Get(cf, key);
+  if (r.ok() || r.status().code() != Code::kNotFound) return r;
+  return Get(raft_state(), StateKey(group, tag));
+}
+
+Status Engine::StartFlush(rocksdb::ColumnFamilyHandle* cf) {
+  // A second immutable memtable would stop writes until the first is flushed (RocksDB's default
+  // max_write_buffer_number is 2): in the simulator, where the flush waits for the loop that the
+  // stopped write blocks, for ever.
+  uint64_t immutable = 0;
+  if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kNumImmutableMemTable, &immutable) &&
+      immutable > 0) {
+    return Status::Ok();
+  }
+  rocksdb::FlushOptions fo;
+  fo.wait = false;
+  fo.allow_write_stall = true;  // else it may wait for a stall to clear
+  return FromRocks(db_->Flush(fo, cf), "starting a flush");
+}
+
+Status Engine::FlushAll() {
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flushing");
 }
 
 Status Engine::CheckIdentity(std::string_view cluster_name, NodeId node_id) {

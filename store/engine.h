@@ -1,9 +1,12 @@
-// One RocksDB per node (DESIGN.md §4). Column families:
-//   raft_log    group(8) index(8)        -> raftpb::Entry       (big-endian: one range per group)
-//   raft_state  group(8) tag(1)          -> hard state, conf state, snapshot metadata, applied
-//   index metadata / offset / data             -> business data of the groups of that type, each
-//   key
-//                                           prefixed with group(8) space(1)
+// One RocksDB per node (DESIGN.md §4). Column families (keys big-endian):
+//   raft_log    group(8) index(8)       -> raftpb::Entry (one range per group)
+//   raft_state  group(8) tag(1)         -> hard state, snapshot metadata (older data directories
+//                                          also hold the conf state and applied index here)
+//   metadata / offset / data            -> the groups of that type:
+//               group(8) space(1) key   -> business data
+//               0xff group(8) tag(1)    -> applied index, conf state at it (ApplyStateKey)
+// Apply writes the last two without the WAL (StateMachine::Flush): the Raft log is the record of
+// what was applied, so a crash may lose only applied state that the log can replay.
 // RocksDB is opened on the Env's file system (the simulator's in-memory one, or the real disk).
 #pragma once
 
@@ -46,6 +49,9 @@ enum class StateTag : char {
   kApplied = 'a',
 };
 std::string StateKey(GroupId group, StateTag tag);
+// A group's applied index (kApplied) or conf state at it (kConfState), in its type's column
+// family, outside every group's data range.
+std::string ApplyStateKey(GroupId group, StateTag tag);
 // Subspaces of a group's data range.
 enum class Space : char {
   kKv = 'k',
@@ -93,7 +99,8 @@ class Engine {
   // Opens (or creates) the node's RocksDB in storage.data_dir on storage.file_system.
   static Result<std::unique_ptr<Engine>> Open(const StorageEnv& storage,
                                               const EngineOptions& options);
-  ~Engine();  // closes without flushing memtables: the WAL has everything (crash-like close)
+  // Closes without flushing memtables, as a crash would: the WAL and the Raft log have everything.
+  ~Engine();
 
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* raft_log() { return handles_[kRaftLog]; }
@@ -102,8 +109,25 @@ class Engine {
 
   // Writes atomically; `sync` fsyncs the WAL before returning.
   Status Write(rocksdb::WriteBatch& batch, bool sync);
+  // Writes atomically into the memtables only: a crash loses it unless a flush of each column
+  // family it touches completed first. A column family written this way may take WAL writes only
+  // of state that replaces everything the lost writes could have touched (a snapshot install),
+  // since recovery replays the WAL's writes over the last flush without the unlogged ones.
+  Status WriteUnlogged(rocksdb::WriteBatch& batch);
   // NOT_FOUND when absent.
   Result<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  // As Get, but what a crash now would leave: once anything was written unlogged, memtables are
+  // skipped (also for what they hold from the WAL, which only makes the answer older).
+  Result<std::string> GetDurable(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  // A group's ApplyStateKey record (`durable`: as GetDurable), or that of the older layout in
+  // raft_state, which was written with the WAL and is therefore durable.
+  Result<std::string> GetApplyState(GroupId group, StateTag tag, bool durable = false);
+  // Starts a flush of `cf`'s memtable, unless one is already under way, and returns without
+  // waiting (RocksDB's background jobs run on the node's loop in the simulator, so waiting there
+  // would never end).
+  Status StartFlush(rocksdb::ColumnFamilyHandle* cf);
+  // Flushes every column family and waits: for a clean shutdown of a real process only.
+  Status FlushAll();
   uint64_t syncs() const { return syncs_; }
 
   // Binds the data directory to one node of one cluster: records (cluster, node) on first use,

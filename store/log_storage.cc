@@ -32,7 +32,13 @@ Result<std::unique_ptr<LogStorage>> LogStorage::Load(Engine& engine, GroupId gro
   };
   ASSIGN_OR_RETURN(std::optional<std::string> hs, read(StateTag::kHardState));
   if (hs) RETURN_IF_ERROR(ParseInto(s->hard_state_, *hs, "hard state"));
-  ASSIGN_OR_RETURN(std::optional<std::string> cs, read(StateTag::kConfState));
+  // The conf state is kept with the applied index (see SetConfState).
+  Result<std::string> conf = engine.GetApplyState(group, StateTag::kConfState);
+  if (!conf.ok() && conf.status().code() != Code::kNotFound) {
+    return conf.status().Annotate("group " + std::to_string(group) + ": loading the conf state");
+  }
+  std::optional<std::string> cs;
+  if (conf.ok()) cs = std::move(*conf);
   if (cs) {
     RETURN_IF_ERROR(ParseInto(s->conf_state_, *cs, "conf state"));
   } else {
@@ -88,6 +94,17 @@ Status LogStorage::LoadTail() {
     if (tail_.size() >= cache_entries_) break;
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading the raft log"));
+  return Status::Ok();
+}
+
+Status LogStorage::CheckApplied(uint64_t applied) {
+  if (applied < snapshot_index_ || applied > last_index_) {
+    return DataLossError("group " + std::to_string(group_) + ": applied index " +
+                         std::to_string(applied) + " outside the log [" +
+                         std::to_string(snapshot_index_) + ", " + std::to_string(last_index_) +
+                         "]: the applied state and the log are not of one history");
+  }
+  if (applied > hard_state_.commit()) hard_state_.set_commit(applied);
   return Status::Ok();
 }
 
@@ -175,7 +192,8 @@ void LogStorage::SetHardState(rocksdb::WriteBatch& batch, const raft::HardState&
 }
 
 void LogStorage::SetConfState(rocksdb::WriteBatch& batch, const raft::ConfState& cs) {
-  batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kConfState), cs.SerializeAsString());
+  batch.Put(engine_.data(TypeOf(group_)), ApplyStateKey(group_, StateTag::kConfState),
+            cs.SerializeAsString());
   conf_state_ = cs;
 }
 

@@ -46,6 +46,9 @@ class LogStorage final : public raft::Storage {
   // Write side.
   void Append(rocksdb::WriteBatch& batch, const std::vector<raft::Entry>& entries);
   void SetHardState(rocksdb::WriteBatch& batch, const raft::HardState& hs);
+  // The conf state goes with the applied index (ApplyStateKey), so that after a crash it is the
+  // configuration at the applied index a restart resumes from. Apply writes both without the WAL;
+  // a new group and ApplySnapshot write it with the WAL.
   void SetConfState(rocksdb::WriteBatch& batch, const raft::ConfState& cs);
   // Replaces the whole log with a received snapshot (its data is installed by the state machine
   // into the same batch).
@@ -53,6 +56,12 @@ class LogStorage final : public raft::Storage {
   // Drops entries up to `index` (<= applied) after recording (index, its term, conf) as the
   // log's base. Writes its own batch.
   Status Compact(uint64_t index, const raft::ConfState& conf);
+
+  // Checks a group's applied index at load against the log: the log must hold every entry after
+  // it (DATA_LOSS if not). Raises the commit index to it: a crash can keep applied state that a
+  // flush made durable while losing the commit index from the WAL's unsynced tail, and whatever
+  // was applied was committed.
+  Status CheckApplied(uint64_t applied);
 
   const raft::HardState& hard_state() const { return hard_state_; }
   const raft::ConfState& conf_state() const { return conf_state_; }

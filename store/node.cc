@@ -50,6 +50,9 @@ struct Node::Group {
   uint64_t bytes_since_compaction = 0;
   uint64_t lead = raft::kNone;       // the leader as of the last Ready
   bool compact_after_apply = false;  // a member was added: compact once it is applied
+  // The durable applied index when this group last started a flush to let its log compact
+  // (none: UINT64_MAX); no other is started until that one has moved it.
+  uint64_t flush_started_at = UINT64_MAX;
 };
 
 Status NodeOptions::Validate() const {
@@ -104,6 +107,10 @@ Status Node::LoadGroup(GroupId id) {
   ASSIGN_OR_RETURN(g->log, LogStorage::Load(*engine_, id, initial, options_.log_cache_entries));
   g->sm = std::make_unique<StateMachine>(*engine_, id, options_.state_machine);
   RETURN_IF_ERROR(g->sm->Load().Annotate("group " + std::to_string(id)));
+  if (g->sm->applied_index() < g->log->hard_state().commit()) {
+    SIM_PROBE("node: a restart re-applies committed entries");
+  }
+  RETURN_IF_ERROR(g->log->CheckApplied(g->sm->applied_index()));
   Group* raw = g.get();
   g->log->SetSnapshotProvider([raw]() -> Result<raft::Snapshot> {
     // Mid-batch (a conf change staged, its conf state already in the log storage) the flushed
@@ -540,7 +547,12 @@ Status Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {
     sync |= rd.must_sync;
   }
   if (batch.Count() == 0) return Status::Ok();
-  return engine_->Write(batch, sync).Annotate("persisting Raft state");
+  RETURN_IF_ERROR(engine_->Write(batch, sync).Annotate("persisting Raft state"));
+  for (auto& [g, rd] : readies) {
+    // The install's range tombstone slows every read of its memtable until that is flushed.
+    if (rd.snapshot) RETURN_IF_ERROR(engine_->StartFlush(engine_->data(TypeOf(g->id))));
+  }
+  return Status::Ok();
 }
 
 namespace {
@@ -712,8 +724,11 @@ void Node::MaybeCompact(Group& g) {
   const uint64_t applied = g.sm->applied_index();
   // Buggify: compact early (any applied index is a legal snapshot point).
   const bool early = (g.compact_after_apply || SIM_BUGGIFY) && applied >= g.log->FirstIndex();
-  g.compact_after_apply = false;
-  if (early) return Compact(g, applied);
+  if (early) {
+    // A newcomer's snapshot needs any compaction at all; keep asking until one happens.
+    if (CompactDurable(g, applied) && g.compact_after_apply) g.compact_after_apply = false;
+    return;
+  }
   if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
       g.bytes_since_compaction < options_.snapshot_bytes) {
     return;
@@ -721,24 +736,51 @@ void Node::MaybeCompact(Group& g) {
   // Keep the last snapshot_catchup_entries: a follower a little behind catches up from the log
   // instead of needing a whole snapshot (building, sending and installing one costs far more).
   // (Not when the log grew by bytes: keeping entries would defeat the byte bound.)
-  if (g.bytes_since_compaction >= options_.snapshot_bytes) return Compact(g, applied);
+  if (g.bytes_since_compaction >= options_.snapshot_bytes) {
+    CompactDurable(g, applied);
+    return;
+  }
   const uint64_t keep = std::min(options_.snapshot_catchup_entries, options_.snapshot_entries / 2);
-  Compact(g, applied - keep);  // >= FirstIndex(): applied >= FirstIndex() + 2 * keep
+  CompactDurable(g, applied - keep);  // >= FirstIndex(): applied >= FirstIndex() + 2 * keep
 }
 
-void Node::Compact(Group& g, uint64_t index) {
+bool Node::CompactDurable(Group& g, uint64_t index) {
+  // Apply writes without the WAL, so the log keeps every entry a crash could un-apply. Flushes
+  // mostly come on their own as memtables fill; one is started only when nothing could be
+  // compacted without it.
+  Result<uint64_t> durable = g.sm->DurableAppliedIndex();
+  if (!durable.ok()) {
+    FailStop(durable.status());
+    return false;
+  }
+  index = std::min(index, *durable);
+  if (index < g.log->FirstIndex()) {
+    if (*durable != g.flush_started_at) {
+      SIM_PROBE("node: compaction waits for a flush of applied state");
+      g.flush_started_at = *durable;
+      if (Status s = engine_->StartFlush(engine_->data(TypeOf(g.id))); !s.ok()) {
+        FailStop(s.Annotate("group " + std::to_string(g.id) + ": flushing applied state"));
+      }
+    }
+    return false;
+  }
   SIM_PROBE("node: log compacted");
   g.bytes_since_compaction = 0;
-  Status s = g.log->Compact(index, g.log->conf_state());
-  if (!s.ok()) FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
+  if (Status s = g.log->Compact(index, g.log->conf_state()); !s.ok()) {
+    FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
+    return false;
+  }
+  return true;
 }
 
-Status Node::CompactNow(GroupId group) {
+Result<bool> Node::CompactNow(GroupId group, uint64_t up_to) {
   if (!running_) return UnavailableError("node is stopped");
   Group& g = GetGroup(group);
-  if (g.sm->applied_index() < g.log->FirstIndex()) return Status::Ok();  // nothing new
-  Compact(g, g.sm->applied_index());
-  return failure_;
+  up_to = std::min(up_to, g.sm->applied_index());
+  if (up_to < g.log->FirstIndex()) return true;  // nothing new
+  CompactDurable(g, up_to);
+  RETURN_IF_ERROR(failure_);
+  return g.log->FirstIndex() > up_to;
 }
 
 void Node::OnFrame(NodeId from, const std::string& payload) {

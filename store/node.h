@@ -119,8 +119,10 @@ class Node {
   // effect when applied; watch raft(group).tracker() for the outcome.
   Status ProposeConfChange(GroupId group, const raft::ConfChange& cc);
   Status TransferLeader(GroupId group, NodeId to);
-  // Compacts `group`'s log up to its applied index now (the state becomes the snapshot base).
-  Status CompactNow(GroupId group);
+  // Compacts `group`'s log up to `up_to` (capped at its applied index; the state becomes the
+  // snapshot base) as far as applied state is on disk, and starts a flush if that is not far
+  // enough. Whether the log now starts after `up_to`; if not, call again after a while.
+  Result<bool> CompactNow(GroupId group, uint64_t up_to = UINT64_MAX);
 
   // Introspection.
   NodeId id() const { return options_.id; }
@@ -174,7 +176,9 @@ class Node {
                     std::vector<std::pair<PendingWrite, storepb::ApplyResult>>& answers);
   void FailStop(const Status& why);
   void MaybeCompact(Group& g);
-  void Compact(Group& g, uint64_t index);
+  // Compacts the log up to `index`, or up to the durable applied index if lower. Whether anything
+  // was compacted.
+  bool CompactDurable(Group& g, uint64_t index);
   // The group's leader changed: what was in flight through the old one may never come back.
   void FailInFlight(Group& g);
   // Answers every write of `group` still waiting with `why` (a leader change, a snapshot: the

@@ -30,17 +30,21 @@ StateMachine::StateMachine(Engine& engine, GroupId group, const StateMachineOpti
 
 rocksdb::ColumnFamilyHandle* StateMachine::cf() { return engine_.data(TypeOf(group_)); }
 
-Status StateMachine::Load() {
-  Result<std::string> applied =
-      engine_.Get(engine_.raft_state(), StateKey(group_, StateTag::kApplied));
-  applied_index_ = 0;
-  if (applied.ok()) {
-    std::optional<uint64_t> v = ReadBigEndian64(*applied);
-    if (!v || applied->size() != 8) return DataLossError("corrupt applied index");
-    applied_index_ = *v;
-  } else if (applied.status().code() != Code::kNotFound) {
-    return applied.status();
+Result<uint64_t> StateMachine::ReadAppliedIndex(bool durable) {
+  Result<std::string> applied = engine_.GetApplyState(group_, StateTag::kApplied, durable);
+  if (!applied.ok()) {
+    if (applied.status().code() == Code::kNotFound) return uint64_t{0};
+    return applied.status().Annotate("group " + std::to_string(group_) + ": the applied index");
   }
+  std::optional<uint64_t> v = ReadBigEndian64(*applied);
+  if (!v || applied->size() != 8) {
+    return DataLossError("corrupt applied index in group " + std::to_string(group_));
+  }
+  return *v;
+}
+
+Status StateMachine::Load() {
+  ASSIGN_OR_RETURN(applied_index_, ReadAppliedIndex(/*durable=*/false));
   CHECK(staged_batch_.Count() == 0 && staged_.empty())
       << "group " << group_ << ": loading over staged writes";
   staged_index_ = applied_index_;
@@ -211,9 +215,11 @@ Status StateMachine::Flush() {
       staged_batch_.Delete(cf(), key);
     }
   }
-  staged_batch_.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied),
-                    BigEndian64(staged_index_));
-  Status s = engine_.Write(staged_batch_, /*sync=*/false);
+  staged_batch_.Put(cf(), ApplyStateKey(group_, StateTag::kApplied), BigEndian64(staged_index_));
+  // Without the WAL: the Raft log holds every entry applied since the last flush of cf() (the
+  // node compacts it only up to DurableAppliedIndex()), so a crash loses nothing a replay cannot
+  // restore, and each entry goes through the WAL once instead of twice.
+  Status s = engine_.WriteUnlogged(staged_batch_);
   staged_batch_.Clear();
   staged_.clear();
   // On failure the node fail-stops: the staged in-memory state is never used again.
@@ -437,19 +443,10 @@ Status StateMachine::InstallSnapshot(rocksdb::WriteBatch& batch, const raft::Sna
     return DataLossError("snapshot data of group " + std::to_string(group_) + " does not parse");
   }
   const std::string prefix = GroupPrefix(group_);
-  // The snapshot's pairs are in key order (BuildSnapshot iterates), so one merge pass over the
-  // range finds the keys it lacks.
-  std::unique_ptr<rocksdb::Iterator> it(engine_.db()->NewIterator(rocksdb::ReadOptions(), cf()));
-  int next = 0;  // the first snapshot pair not below the iterator's key
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-    while (next < data.pairs_size() && data.pairs(next).key() < key) ++next;
-    if (next == data.pairs_size() || data.pairs(next).key() != key) batch.Delete(cf(), it->key());
-  }
-  RETURN_IF_ERROR(FromRocks(it->status(), "reading the group to install a snapshot"));
+  RETURN_IF_ERROR(FromRocks(batch.DeleteRange(cf(), prefix, GroupPrefix(group_ + 1)),
+                            "deleting the group's range"));
   for (const auto& pair : data.pairs()) batch.Put(cf(), prefix + pair.key(), pair.value());
-  batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kApplied),
-            BigEndian64(snap.metadata().index()));
+  batch.Put(cf(), ApplyStateKey(group_, StateTag::kApplied), BigEndian64(snap.metadata().index()));
   return Status::Ok();
 }
 

@@ -1,8 +1,10 @@
 // The replicated state machine of one group. Apply is deterministic on every replica: it reads no
 // clock and no randomness (times come from the proposing leader inside the command), and it writes
-// the business data and the applied index in one WriteBatch, so a restart neither re-applies an
-// entry nor skips one. A false precondition (CAS mismatch, missing key, existing session) is a
-// result for the proposer; only an I/O failure is an error (and the node fail-stops on it).
+// the business data and the applied index in one WriteBatch, so what a crash leaves is the state
+// at some applied index, from which a restart re-applies the rest of the Raft log: no entry is
+// applied twice onto its own effects and none is skipped. A false precondition (CAS mismatch,
+// missing key, existing session) is a result for the proposer; only an I/O failure is an error (and
+// the node fail-stops on it).
 //
 // Commands are dispatched by type through a route table (DataRoute): adding a command is one
 // handler function and one table row.
@@ -42,6 +44,9 @@ class StateMachine {
   // Reads the applied index and the dedup table.
   Status Load();
   uint64_t applied_index() const { return applied_index_; }
+  // The applied index a crash now would leave (Flush writes without the WAL): what the Raft log
+  // must keep entries after.
+  Result<uint64_t> DurableAppliedIndex() { return ReadAppliedIndex(/*durable=*/true); }
   GroupId group() const { return group_; }
 
   // Applies one committed entry at its index: a command for ENTRY_NORMAL with data; an empty
@@ -50,8 +55,8 @@ class StateMachine {
   // index are skipped (idempotent replay after a crash).
   //
   // Stage does that without writing: later staged entries read its effects, and Flush writes
-  // every staged entry and the applied index as ONE RocksDB batch (atomic; one WAL record for a
-  // whole turn's entries instead of one each). Apply = Stage + Flush. Nothing staged is visible to
+  // every staged entry and the applied index as ONE RocksDB batch, atomic and without the WAL (see
+  // Flush). Apply = Stage + Flush. Nothing staged is visible to
   // reads or counted in applied_index() before Flush; a failed Flush must fail-stop the node.
   Result<storepb::ApplyResult> Apply(
       const raft::Entry& entry, const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
@@ -70,10 +75,11 @@ class StateMachine {
   // A snapshot of the group at the applied index: every key of its data range, read from one
   // RocksDB snapshot.
   Result<raft::Snapshot> BuildSnapshot(uint64_t term, const raft::ConfState& conf);
-  // Adds to `batch` the install of `snap`: the keys of the group's range that the snapshot lacks
-  // deleted one by one (a range tombstone would slow every read of the memtable until it is
-  // flushed), its pairs written, applied index set. Call OnSnapshotInstalled once the batch is
-  // written.
+  // Adds to `batch` the install of `snap`: the group's range deleted by one range tombstone, its
+  // pairs written, applied index set. Deleting only the keys a read sees now would not do: a key
+  // whose deletion was applied without the WAL would come back from the last flush after a crash.
+  // The tombstone slows reads of the memtable holding it, so the caller should start a flush once
+  // the batch is written. Call OnSnapshotInstalled then.
   Status InstallSnapshot(rocksdb::WriteBatch& batch, const raft::Snapshot& snap);
   Status OnSnapshotInstalled(uint64_t index);
 
@@ -114,6 +120,7 @@ class StateMachine {
   Status ApplySessionBatch(Ctx& c);
   Status ApplyMemberUpdate(Ctx& c);
   static Handler RouteOf(storepb::Command::OpCase op);
+  Result<uint64_t> ReadAppliedIndex(bool durable);
 
   // Handlers write data through these, and read through ReadStaged/ReadKv, so that an entry sees
   // the entries staged before it.
