@@ -653,21 +653,27 @@ class ClusterService final : public v1::Cluster::AsyncService, public ApiService
   }
 
   meta::Status Snapshot(Call& call, const v1::SnapshotRequest*, v1::SnapshotResponse* resp) {
-    // Up to each group's applied index as of now, waiting for flushes of applied state.
-    const Instant deadline = api_.env->Now() + api_.node->options().write_timeout;
+    // Every group up to its applied index as of now, waiting for flushes of applied state (one
+    // per column family serves all its groups).
+    std::vector<std::pair<GroupId, uint64_t>> pending;
     for (GroupId g : api_.node->groups()) {
-      call.group = g;
-      const uint64_t up_to = api_.node->state_machine(g).applied_index();
-      for (;;) {
-        ASSIGN_OR_RETURN(bool done, api_.node->CompactNow(g, up_to));
-        if (done) break;
-        if (api_.env->Now() > deadline) {
-          return DeadlineExceededError("group " + std::to_string(g) +
-                                       ": its applied state did not reach the disk in time");
-        }
-        RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
-        if (!api_.node->running()) return UnavailableError("node stopped");
+      pending.emplace_back(g, api_.node->state_machine(g).applied_index());
+    }
+    const Instant deadline = api_.env->Now() + api_.node->options().write_timeout;
+    while (!pending.empty()) {
+      for (auto it = pending.begin(); it != pending.end();) {
+        call.group = it->first;
+        ASSIGN_OR_RETURN(bool done, api_.node->CompactNow(it->first, it->second));
+        it = done ? pending.erase(it) : it + 1;
       }
+      if (pending.empty()) break;
+      if (api_.env->Now() > deadline) {
+        return DeadlineExceededError("group " + std::to_string(pending.front().first) +
+                                     ": its applied state did not reach the disk in time");
+      }
+      RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
+    }
+    for (GroupId g : api_.node->groups()) {
       RETURN_IF_ERROR(FillGroupStatus(api_, g, false, resp->add_groups()));
     }
     FillHeader(api_, store::kMetadataGroup, 0, resp->mutable_header());

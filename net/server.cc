@@ -128,8 +128,8 @@ struct Server::Impl {
     // Applied state is written without the WAL: flushing it spares the next start replaying the
     // log since the last flush (a crash needs no flush, it only makes that replay longer).
     if (node != nullptr && grace > Duration::Zero()) {
-      if (Status st = node->engine().FlushAll(); !st.ok()) {
-        env->log().warn("flushing at shutdown: {}", st.ToString());
+      if (Status st = node->engine().FlushAppliedState(); !st.ok()) {
+        spdlog::warn("flushing at shutdown: {}", st.ToString());
       }
     }
     node.reset();

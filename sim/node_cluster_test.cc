@@ -252,6 +252,41 @@ TEST_F(NodeClusterTest, LaggingNodeCatchesUpBySnapshot) {
       << cluster_->CheckConverged(store::kMetadataGroup);
 }
 
+// Node 3 joins (no bootstrap membership) while the others' logs still start at index 1. It must
+// not take the log from its start, where the entries assume a membership it never had: it waits
+// until the leader's log is compacted, which needs its applied state flushed, and takes a
+// snapshot.
+TEST_F(NodeClusterTest, AJoiningNodeTakesASnapshotNotTheLogFromItsStart) {
+  Start(4, [](store::NodeOptions& o) {
+    if (o.id != 3) return;
+    o.join = true;
+    o.members.clear();
+  });
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  ASSERT_NE(leader, 3u);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Write(leader, Put("k" + std::to_string(i), "v")).ok());
+  cluster_->RunUntil([] { return false; }, Seconds(2));
+  ASSERT_EQ(cluster_->node(leader).log(store::kMetadataGroup).FirstIndex(), 1u);
+  EXPECT_EQ(cluster_->node(3).log(store::kMetadataGroup).LastIndex(), 0u);
+  auto compacted = cluster_->RunOn<Result<bool>>(leader, [](store::Node& n) -> Result<bool> {
+    for (;;) {
+      Result<bool> done = n.CompactNow(store::kMetadataGroup);
+      if (!done.ok() || *done) return done;
+      RETURN_IF_ERROR(fiber::Sleep(Millis(10)));
+    }
+  });
+  ASSERT_TRUE(compacted && compacted->ok());
+  ASSERT_TRUE(cluster_->RunUntil(
+      [&] {
+        return cluster_->node(3).state_machine(store::kMetadataGroup).applied_index() >=
+               cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
+      },
+      Seconds(30)));
+  EXPECT_GT(cluster_->node(3).log(store::kMetadataGroup).FirstIndex(), 1u);
+  EXPECT_TRUE(cluster_->CheckConverged(store::kMetadataGroup).ok())
+      << cluster_->CheckConverged(store::kMetadataGroup);
+}
+
 TEST_F(NodeClusterTest, LeaderThatCannotReadItsLogFailStopsAndTheGroupGoesOn) {
   // One log entry in memory and no block cache: a lagging follower is served from table files.
   Start(

@@ -128,8 +128,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
       // Background jobs run on the caller's loop (the simulator): a write that RocksDB stops
       // until a flush or compaction is done would wait for ever, since that job can only run
       // after the write returns. So nothing stops writes (a slowdown only skips the simulated
-      // clock forward). Stops came from a manual flush's immutable memtable and a WAL switch's
-      // in one turn.
+      // clock forward). A stop was seen there: a flush the node started and one a WAL switch
+      // started within one turn left two immutable memtables.
       o.max_write_buffer_number = 64;
       o.level0_stop_writes_trigger = 1 << 30;
       o.hard_pending_compaction_bytes_limit = 0;
@@ -207,23 +207,23 @@ Result<std::string> Engine::GetApplyState(GroupId group, StateTag tag, bool dura
   return Get(raft_state(), StateKey(group, tag));
 }
 
-Status Engine::StartFlush(rocksdb::ColumnFamilyHandle* cf) {
-  // A second immutable memtable would stop writes until the first is flushed (RocksDB's default
-  // max_write_buffer_number is 2): in the simulator, where the flush waits for the loop that the
-  // stopped write blocks, for ever.
+Result<bool> Engine::StartFlush(rocksdb::ColumnFamilyHandle* cf) {
   uint64_t immutable = 0;
   if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kNumImmutableMemTable, &immutable) &&
       immutable > 0) {
-    return Status::Ok();
+    return false;
   }
   rocksdb::FlushOptions fo;
   fo.wait = false;
   fo.allow_write_stall = true;  // else it may wait for a stall to clear
-  return FromRocks(db_->Flush(fo, cf), "starting a flush");
+  RETURN_IF_ERROR(FromRocks(db_->Flush(fo, cf), "starting a flush"));
+  return true;
 }
 
-Status Engine::FlushAll() {
-  return FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flushing");
+Status Engine::FlushAppliedState() {
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(),
+                              {handles_[kMetadata], handles_[kOffset], handles_[kData]}),
+                   "flushing applied state");
 }
 
 Status Engine::CheckIdentity(std::string_view cluster_name, NodeId node_id) {

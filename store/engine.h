@@ -6,7 +6,9 @@
 //               group(8) space(1) key   -> business data
 //               0xff group(8) tag(1)    -> applied index, conf state at it (ApplyStateKey)
 // Apply writes the last two without the WAL (StateMachine::Flush): the Raft log is the record of
-// what was applied, so a crash may lose only applied state that the log can replay.
+// what was applied, so a crash may lose only applied state that the log can replay. (Until it has,
+// a restarted member's serializable reads may show state as old as its last flush.) Records of
+// the older layout are read, never written: a data directory cannot go back to it.
 // RocksDB is opened on the Env's file system (the simulator's in-memory one, or the real disk).
 #pragma once
 
@@ -122,12 +124,14 @@ class Engine {
   // A group's ApplyStateKey record (`durable`: as GetDurable), or that of the older layout in
   // raft_state, which was written with the WAL and is therefore durable.
   Result<std::string> GetApplyState(GroupId group, StateTag tag, bool durable = false);
-  // Starts a flush of `cf`'s memtable, unless one is already under way, and returns without
-  // waiting (RocksDB's background jobs run on the node's loop in the simulator, so waiting there
-  // would never end).
-  Status StartFlush(rocksdb::ColumnFamilyHandle* cf);
-  // Flushes every column family and waits: for a clean shutdown of a real process only.
-  Status FlushAll();
+  // Starts a flush of `cf`'s memtable and returns without waiting (RocksDB's background jobs run
+  // on the node's loop in the simulator, so waiting there would never end). Whether it started
+  // one: not while a flush of `cf` is under way, since a second immutable memtable would stop
+  // writes (and so the node's loop) until the first is flushed.
+  Result<bool> StartFlush(rocksdb::ColumnFamilyHandle* cf);
+  // Flushes the groups' column families and waits: for a clean shutdown of a real process only
+  // (the Raft log and state are in the WAL anyway).
+  Status FlushAppliedState();
   uint64_t syncs() const { return syncs_; }
 
   // Binds the data directory to one node of one cluster: records (cluster, node) on first use,

@@ -34,17 +34,14 @@ Result<std::unique_ptr<LogStorage>> LogStorage::Load(Engine& engine, GroupId gro
   if (hs) RETURN_IF_ERROR(ParseInto(s->hard_state_, *hs, "hard state"));
   // The conf state is kept with the applied index (see SetConfState).
   Result<std::string> conf = engine.GetApplyState(group, StateTag::kConfState);
-  if (!conf.ok() && conf.status().code() != Code::kNotFound) {
-    return conf.status().Annotate("group " + std::to_string(group) + ": loading the conf state");
-  }
-  std::optional<std::string> cs;
-  if (conf.ok()) cs = std::move(*conf);
-  if (cs) {
-    RETURN_IF_ERROR(ParseInto(s->conf_state_, *cs, "conf state"));
-  } else {
+  if (conf.ok()) {
+    RETURN_IF_ERROR(ParseInto(s->conf_state_, *conf, "conf state"));
+  } else if (conf.status().code() == Code::kNotFound) {
     rocksdb::WriteBatch batch;
     s->SetConfState(batch, initial_conf);
     RETURN_IF_ERROR(engine.Write(batch, /*sync=*/true));
+  } else {
+    return conf.status().Annotate("group " + std::to_string(group) + ": loading the conf state");
   }
   ASSIGN_OR_RETURN(std::optional<std::string> snap, read(StateTag::kSnapshot));
   if (snap) {

@@ -549,8 +549,9 @@ Status Node::Persist(std::vector<std::pair<Group*, raft::Ready>>& readies) {
   if (batch.Count() == 0) return Status::Ok();
   RETURN_IF_ERROR(engine_->Write(batch, sync).Annotate("persisting Raft state"));
   for (auto& [g, rd] : readies) {
-    // The install's range tombstone slows every read of its memtable until that is flushed.
-    if (rd.snapshot) RETURN_IF_ERROR(engine_->StartFlush(engine_->data(TypeOf(g->id))));
+    // The install's range tombstone slows every read of its memtable until that is flushed
+    // (unless a flush is under way already, this one's turn comes when that memtable fills).
+    if (rd.snapshot) RETURN_IF_ERROR(engine_->StartFlush(engine_->data(TypeOf(g->id))).status());
   }
   return Status::Ok();
 }
@@ -722,32 +723,37 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e,
 
 void Node::MaybeCompact(Group& g) {
   const uint64_t applied = g.sm->applied_index();
-  // Buggify: compact early (any applied index is a legal snapshot point).
-  const bool early = (g.compact_after_apply || SIM_BUGGIFY) && applied >= g.log->FirstIndex();
-  if (early) {
-    // A newcomer's snapshot needs any compaction at all; keep asking until one happens.
-    if (CompactDurable(g, applied) && g.compact_after_apply) g.compact_after_apply = false;
+  if (g.compact_after_apply && applied >= g.log->FirstIndex()) {
+    // A newcomer's snapshot needs any compaction at all; keep at it until one happens.
+    g.compact_after_apply = !CompactDurable(g, applied, /*may_flush=*/true);
+    return;
+  }
+  // Buggify: compact early (any applied index is a legal snapshot point), flushing for it.
+  if (SIM_BUGGIFY && applied >= g.log->FirstIndex()) {
+    CompactDurable(g, applied, /*may_flush=*/true);
     return;
   }
   if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
       g.bytes_since_compaction < options_.snapshot_bytes) {
     return;
   }
+  // Applied state mostly reaches the disk as memtables fill. Only a log twice past its bounds
+  // starts a flush: one at every compaction would write many small table files.
+  const bool may_flush = applied >= g.log->FirstIndex() + 2 * options_.snapshot_entries ||
+                         g.bytes_since_compaction >= 2 * options_.snapshot_bytes;
   // Keep the last snapshot_catchup_entries: a follower a little behind catches up from the log
   // instead of needing a whole snapshot (building, sending and installing one costs far more).
   // (Not when the log grew by bytes: keeping entries would defeat the byte bound.)
   if (g.bytes_since_compaction >= options_.snapshot_bytes) {
-    CompactDurable(g, applied);
+    CompactDurable(g, applied, may_flush);
     return;
   }
   const uint64_t keep = std::min(options_.snapshot_catchup_entries, options_.snapshot_entries / 2);
-  CompactDurable(g, applied - keep);  // >= FirstIndex(): applied >= FirstIndex() + 2 * keep
+  CompactDurable(g, applied - keep, may_flush);  // >= FirstIndex(): entries >= 2 * keep
 }
 
-bool Node::CompactDurable(Group& g, uint64_t index) {
-  // Apply writes without the WAL, so the log keeps every entry a crash could un-apply. Flushes
-  // mostly come on their own as memtables fill; one is started only when nothing could be
-  // compacted without it.
+bool Node::CompactDurable(Group& g, uint64_t index, bool may_flush) {
+  // Apply writes without the WAL, so the log keeps every entry a crash could un-apply.
   Result<uint64_t> durable = g.sm->DurableAppliedIndex();
   if (!durable.ok()) {
     FailStop(durable.status());
@@ -755,11 +761,13 @@ bool Node::CompactDurable(Group& g, uint64_t index) {
   }
   index = std::min(index, *durable);
   if (index < g.log->FirstIndex()) {
-    if (*durable != g.flush_started_at) {
-      SIM_PROBE("node: compaction waits for a flush of applied state");
-      g.flush_started_at = *durable;
-      if (Status s = engine_->StartFlush(engine_->data(TypeOf(g.id))); !s.ok()) {
-        FailStop(s.Annotate("group " + std::to_string(g.id) + ": flushing applied state"));
+    if (may_flush && *durable != g.flush_started_at) {
+      Result<bool> started = engine_->StartFlush(engine_->data(TypeOf(g.id)));
+      if (!started.ok()) {
+        FailStop(started.status().Annotate("group " + std::to_string(g.id)));
+      } else if (*started) {
+        SIM_PROBE("node: compaction waits for a flush of applied state");
+        g.flush_started_at = *durable;
       }
     }
     return false;
@@ -778,7 +786,7 @@ Result<bool> Node::CompactNow(GroupId group, uint64_t up_to) {
   Group& g = GetGroup(group);
   up_to = std::min(up_to, g.sm->applied_index());
   if (up_to < g.log->FirstIndex()) return true;  // nothing new
-  CompactDurable(g, up_to);
+  CompactDurable(g, up_to, /*may_flush=*/true);
   RETURN_IF_ERROR(failure_);
   return g.log->FirstIndex() > up_to;
 }
@@ -819,6 +827,15 @@ void Node::StepMessage(NodeId from, GroupId group, const raft::Message& m) {
   }
   if (m.to() != options_.id) {
     env_.log().warn("dropping a message from node {} addressed to node {}", from, m.to());
+    return;
+  }
+  if (options_.join && m.type() == raftpb::MSG_APP && m.index() == 0 &&
+      it->second->log->LastIndex() == 0) {
+    // A member that joined starts from a snapshot: the log's first entries were written under the
+    // bootstrap membership, which it never had, so applying them would give it a configuration
+    // of its own. The members compact their logs once they apply its addition; until a flush of
+    // applied state lets them, the leader offers the log from its start, and this node waits.
+    SIM_PROBE("node: a newcomer refuses the log from its start");
     return;
   }
   if (m.type() != raftpb::MSG_READ_INDEX) {

@@ -176,9 +176,10 @@ class Node {
                     std::vector<std::pair<PendingWrite, storepb::ApplyResult>>& answers);
   void FailStop(const Status& why);
   void MaybeCompact(Group& g);
-  // Compacts the log up to `index`, or up to the durable applied index if lower. Whether anything
-  // was compacted.
-  bool CompactDurable(Group& g, uint64_t index);
+  // Compacts the log up to `index`, or up to the durable applied index if lower. If that leaves
+  // nothing to compact, `may_flush` starts a flush of applied state (for a later turn). Whether
+  // anything was compacted.
+  bool CompactDurable(Group& g, uint64_t index, bool may_flush);
   // The group's leader changed: what was in flight through the old one may never come back.
   void FailInFlight(Group& g);
   // Answers every write of `group` still waiting with `why` (a leader change, a snapshot: the

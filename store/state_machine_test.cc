@@ -340,7 +340,7 @@ TEST_F(StateMachineTest, ACrashLeavesTheStateOfTheLastFlushAndTheReplayRedoesThe
     Apply(sm, Put("a", "1", 5, 1));
     Apply(sm, Put("a", "2", 5, 2));
     EXPECT_EQ(*sm.DurableAppliedIndex(), 0u);
-    ASSERT_TRUE(engine->FlushAll().ok());
+    ASSERT_TRUE(engine->FlushAppliedState().ok());
     EXPECT_EQ(*sm.DurableAppliedIndex(), 2u);
     EXPECT_EQ(Apply(sm, Put("a", "3", 5, 3)).code(), 0);
     EXPECT_EQ(Apply(sm, Put("b", "1")).code(), 0);
@@ -389,7 +389,7 @@ TEST_F(StateMachineTest, TheAppliedIndexOfTheOlderLayoutIsReadUntilANewOneIsDura
   e.set_term(1);
   ASSERT_TRUE(sm.Apply(e).ok());
   EXPECT_EQ(*sm.DurableAppliedIndex(), 7u);
-  ASSERT_TRUE(engine->FlushAll().ok());
+  ASSERT_TRUE(engine->FlushAppliedState().ok());
   EXPECT_EQ(*sm.DurableAppliedIndex(), 8u);
 }
 
@@ -410,7 +410,7 @@ TEST_F(StateMachineTest, ASnapshotInstallOutlivesACrashThatLosesEarlierUnloggedW
     StateMachine b(*engine, kMetadataGroup, {});
     ASSERT_TRUE(b.Load().ok());
     Apply(b, Put("x", "deleted before the snapshot"));
-    ASSERT_TRUE(engine->FlushAll().ok());
+    ASSERT_TRUE(engine->FlushAppliedState().ok());
     storepb::Command del;
     del.mutable_kv_delete()->set_key("x");
     Apply(b, del);  // unlogged: lost in the crash
