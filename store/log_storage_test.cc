@@ -72,6 +72,43 @@ TEST_F(LogStorageTest, RestartRecoversLogHardStateAndConfState) {
   EXPECT_EQ((*other)->LastIndex(), 0u);
 }
 
+// Data directories of before 0.3 kept the conf state in raft_state, written with the WAL.
+TEST_F(LogStorageTest, TheConfStateOfTheOlderLayoutIsRead) {
+  auto engine = Open();
+  rocksdb::WriteBatch old;
+  old.Put(engine->raft_state(), StateKey(7, StateTag::kConfState),
+          Voters({4, 5, 6}).SerializeAsString());
+  ASSERT_TRUE(engine->Write(old, true).ok());
+  auto log = LogStorage::Load(*engine, 7, Voters({1}));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->conf_state().voters_size(), 3);
+  EXPECT_EQ((*log)->conf_state().voters(0), 4u);
+}
+
+// Applied state flushed while the commit index was lost with the WAL's unsynced tail: the commit
+// index is raised to it. An applied index outside the log means the two are of different
+// histories (the log compacted past what the state holds, or entries lost).
+TEST_F(LogStorageTest, TheAppliedIndexAtLoadMustLieInTheLog) {
+  auto engine = Open();
+  auto log = LogStorage::Load(*engine, 7, Voters({1}));
+  ASSERT_TRUE(log.ok()) << log.status();
+  rocksdb::WriteBatch batch;
+  (*log)->Append(batch, {E(1, 1), E(2, 1), E(3, 1), E(4, 1)});
+  raft::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(1);
+  (*log)->SetHardState(batch, hs);
+  ASSERT_TRUE(engine->Write(batch, true).ok());
+  ASSERT_TRUE((*log)->CheckApplied(3).ok());
+  EXPECT_EQ((*log)->hard_state().commit(), 3u);
+  ASSERT_TRUE((*log)->CheckApplied(2).ok());
+  EXPECT_EQ((*log)->hard_state().commit(), 3u);  // never lowered
+  EXPECT_EQ((*log)->CheckApplied(5).code(), Code::kDataLoss);
+  ASSERT_TRUE((*log)->Compact(3, Voters({1})).ok());
+  EXPECT_EQ((*log)->CheckApplied(2).code(), Code::kDataLoss);
+  EXPECT_TRUE((*log)->CheckApplied(3).ok());
+}
+
 TEST_F(LogStorageTest, CompactionDropsOldEntriesAndSurvivesRestart) {
   {
     auto engine = Open();
