@@ -124,6 +124,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const StorageEnv& storage,
     o.write_buffer_size = memtable_bytes[i];
     o.target_file_size_base = memtable_bytes[i];
     o.max_bytes_for_level_base = uint64_t{4} * memtable_bytes[i];
+    if (i == kData && options.data_universal_compaction) {
+      o.compaction_style = rocksdb::kCompactionStyleUniversal;
+    }
     if (storage.rocksdb_env) {
       // Background jobs run on the caller's loop (the simulator): a write that RocksDB stops
       // until a flush or compaction is done would wait for ever, since that job can only run

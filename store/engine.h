@@ -92,6 +92,13 @@ struct EngineOptions {
   size_t offset_memtable_bytes = 4 << 20;
   size_t data_memtable_bytes = 64 << 20;
   size_t log_memtable_bytes = 64 << 20;
+  // Universal compaction for the data groups' column family: it takes new keys in bulk (sessions,
+  // messages), which leveled compaction rewrites level after level. Universal merges whole
+  // sorted runs instead: less CPU and fewer bytes written per key, at the price of up to about
+  // twice the space before a full merge, and of point reads checking more files (bloom filters
+  // skip most). A column family written with leveled compaction opens with it (each level is a
+  // sorted run). docs/BENCHMARKS.md has the measurements.
+  bool data_universal_compaction = true;
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context);
