@@ -18,13 +18,17 @@ class StateMachineTest : public ::testing::Test {
     return std::move(e).value();
   }
 
-  // Applies `cmd` as the next entry.
-  storepb::ApplyResult Apply(StateMachine& sm, const storepb::Command& cmd) {
+  static raft::Entry Entry(uint64_t index, const storepb::Command& cmd) {
     raft::Entry e;
-    e.set_index(sm.applied_index() + 1);
+    e.set_index(index);
     e.set_term(1);
     e.set_data(cmd.SerializeAsString());
-    auto r = sm.Apply(e);
+    return e;
+  }
+
+  // Applies `cmd` as the next entry.
+  storepb::ApplyResult Apply(StateMachine& sm, const storepb::Command& cmd) {
+    auto r = sm.Apply(Entry(sm.applied_index() + 1, cmd));
     EXPECT_TRUE(r.ok()) << r.status();
     return *r;
   }
@@ -149,19 +153,12 @@ TEST_F(StateMachineTest, StagedEntriesSeeEachOtherAndLandInOneFlush) {
   auto engine = Open(dir_.path());
   StateMachine sm(*engine, kMetadataGroup, {});
   ASSERT_TRUE(sm.Load().ok());
-  auto entry = [](uint64_t index, const storepb::Command& cmd) {
-    raft::Entry e;
-    e.set_index(index);
-    e.set_term(1);
-    e.set_data(cmd.SerializeAsString());
-    return e;
-  };
   storepb::Command cas;
   cas.mutable_kv_cas()->set_key("k");
   cas.mutable_kv_cas()->set_expected_value("a");
   cas.mutable_kv_cas()->set_new_value("b");
-  ASSERT_TRUE(sm.Stage(entry(1, Put("k", "a"))).ok());
-  auto r = sm.Stage(entry(2, cas));
+  ASSERT_TRUE(sm.Stage(Entry(1, Put("k", "a"))).ok());
+  auto r = sm.Stage(Entry(2, cas));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->succeeded());  // it saw the staged put
   // Nothing is visible or counted before the flush.
@@ -353,24 +350,17 @@ TEST_F(StateMachineTest, ACrashLeavesTheStateOfTheLastFlushAndTheReplayRedoesThe
   EXPECT_EQ(sm.applied_index(), 2u);
   EXPECT_EQ(sm.Get("a")->value(), "2");
   EXPECT_EQ(sm.Get("b").status().code(), Code::kNotFound);
-  auto entry = [](uint64_t index, const storepb::Command& cmd) {
-    raft::Entry e;
-    e.set_index(index);
-    e.set_term(1);
-    e.set_data(cmd.SerializeAsString());
-    return e;
-  };
   // At or below the applied index: skipped, not applied onto its own effects.
-  EXPECT_EQ(sm.Apply(entry(2, Put("a", "2", 5, 2)))->code(),
+  EXPECT_EQ(sm.Apply(Entry(2, Put("a", "2", 5, 2)))->code(),
             static_cast<int>(Code::kAlreadyExists));
   EXPECT_EQ(sm.Get("a")->version(), 2u);
   // The lost entries, replayed from the log: the same results, and client 5's retry of sequence 3
   // afterwards is answered from its exactly-once record.
-  EXPECT_EQ(sm.Apply(entry(3, Put("a", "3", 5, 3)))->code(), 0);
-  EXPECT_EQ(sm.Apply(entry(4, Put("b", "1")))->code(), 0);
+  EXPECT_EQ(sm.Apply(Entry(3, Put("a", "3", 5, 3)))->code(), 0);
+  EXPECT_EQ(sm.Apply(Entry(4, Put("b", "1")))->code(), 0);
   EXPECT_EQ(sm.Get("a")->value(), "3");
   EXPECT_EQ(sm.Get("a")->version(), 3u);
-  EXPECT_EQ(sm.Apply(entry(5, Put("a", "3", 5, 3)))->code(), 0);
+  EXPECT_EQ(sm.Apply(Entry(5, Put("a", "3", 5, 3)))->code(), 0);
   EXPECT_EQ(sm.Get("a")->version(), 3u);
 }
 
