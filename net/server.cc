@@ -129,7 +129,7 @@ struct Server::Impl {
     // log since the last flush (a crash needs no flush, it only makes that replay longer).
     if (node != nullptr && grace > Duration::Zero()) {
       if (Status st = node->engine().FlushAppliedState(); !st.ok()) {
-        spdlog::warn("flushing at shutdown: {}", st.ToString());
+        env->log().warn("flushing at shutdown: {}", st.ToString());
       }
     }
     node.reset();

@@ -287,6 +287,42 @@ TEST_F(NodeClusterTest, AJoiningNodeTakesASnapshotNotTheLogFromItsStart) {
       << cluster_->CheckConverged(store::kMetadataGroup);
 }
 
+// Node 4 is added to the metadata group of a young cluster (its log still starts at index 1).
+// Every member compacts once the addition is applied and flushed, so node 4 starts from a
+// snapshot, never from the log's first entries.
+TEST_F(NodeClusterTest, ANewcomersAdditionCompactsTheLogSoItStartsFromASnapshot) {
+  cluster_ = std::make_unique<NodeCluster>(NodeClusterOptions{
+      .seed = 5, .nodes = 4, .base_dir = dir_.path(), .tweak = [](store::NodeOptions& o) {
+        o.members = {1, 2, 3};
+        if (o.id != 4) return;
+        o.join = true;
+        o.members.clear();
+      }});
+  ASSERT_TRUE(cluster_->StartAll().ok());
+  ASSERT_TRUE(cluster_->WaitForLeaders(Seconds(30)));
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Write(leader, Put("k" + std::to_string(i), "v")).ok());
+  ASSERT_EQ(cluster_->node(leader).log(store::kMetadataGroup).FirstIndex(), 1u);
+  auto proposed = cluster_->RunOn<Status>(leader, [](store::Node& n) {
+    raft::ConfChange cc;
+    cc.set_type(raftpb::ADD_NODE);
+    cc.set_node_id(4);
+    return n.ProposeConfChange(store::kMetadataGroup, cc);
+  });
+  ASSERT_TRUE(proposed && proposed->ok());
+  ASSERT_TRUE(cluster_->RunUntil(
+      [&] {
+        return cluster_->node(4).state_machine(store::kMetadataGroup).applied_index() >=
+               cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
+      },
+      Seconds(30)));
+  EXPECT_GT(cluster_->node(4).log(store::kMetadataGroup).FirstIndex(), 1u);
+  EXPECT_GT(cluster_->node(leader).log(store::kMetadataGroup).FirstIndex(), 1u);
+  EXPECT_EQ(cluster_->node(4).log(store::kMetadataGroup).conf_state().voters_size(), 4);
+  EXPECT_TRUE(cluster_->CheckConverged(store::kMetadataGroup).ok())
+      << cluster_->CheckConverged(store::kMetadataGroup);
+}
+
 TEST_F(NodeClusterTest, LeaderThatCannotReadItsLogFailStopsAndTheGroupGoesOn) {
   // One log entry in memory and no block cache: a lagging follower is served from table files.
   Start(

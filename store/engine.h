@@ -95,9 +95,10 @@ struct EngineOptions {
   // Universal compaction for the data groups' column family: it takes new keys in bulk (sessions,
   // messages), which leveled compaction rewrites level after level. Universal merges whole
   // sorted runs instead: less CPU and fewer bytes written per key, at the price of up to about
-  // twice the space before a full merge, and of point reads checking more files (bloom filters
-  // skip most). A column family written with leveled compaction opens with it (each level is a
-  // sorted run). docs/BENCHMARKS.md has the measurements.
+  // three times the live data on disk before a full merge (RocksDB's default size-amplification
+  // limit), and of point reads checking more files (bloom filters skip most). A column family
+  // written with leveled compaction opens with it (each level is a sorted run). docs/BENCHMARKS.md
+  // has the measurements.
   bool data_universal_compaction = true;
 };
 
@@ -125,11 +126,10 @@ class Engine {
   Status WriteUnlogged(rocksdb::WriteBatch& batch);
   // NOT_FOUND when absent.
   Result<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
-  // As Get, but what a crash now would leave: once anything was written unlogged, memtables are
-  // skipped (also for what they hold from the WAL, which only makes the answer older).
-  Result<std::string> GetDurable(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
-  // A group's ApplyStateKey record (`durable`: as GetDurable), or that of the older layout in
-  // raft_state, which was written with the WAL and is therefore durable.
+  // A group's ApplyStateKey record, or that of the older layout in raft_state (written with the
+  // WAL, so durable). `durable`: what a crash now would leave. Once anything was written
+  // unlogged, memtables are skipped (also for what they hold from the WAL, which only makes the
+  // answer older).
   Result<std::string> GetApplyState(GroupId group, StateTag tag, bool durable = false);
   // Starts a flush of `cf`'s memtable and returns without waiting (RocksDB's background jobs run
   // on the node's loop in the simulator, so waiting there would never end). Whether it started
@@ -147,6 +147,7 @@ class Engine {
   Status CheckIdentity(std::string_view cluster_name, NodeId node_id);
 
  private:
+  Result<std::string> GetDurable(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   enum Cf { kDefault, kRaftLog, kRaftState, kMetadata, kOffset, kData, kCfCount };
   Engine() = default;
 

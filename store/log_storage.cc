@@ -204,14 +204,13 @@ void LogStorage::ApplySnapshot(rocksdb::WriteBatch& batch, const raft::SnapshotM
   tail_.clear();
 }
 
-Status LogStorage::Compact(uint64_t index, const raft::ConfState& conf) {
+Status LogStorage::Compact(uint64_t index) {
   if (index <= snapshot_index_) return Status::Ok();
   if (index > last_index_) return OutOfRangeError("compacting past the log end");
   ASSIGN_OR_RETURN(uint64_t term, Term(index));
   raft::SnapshotMetadata meta;
   meta.set_index(index);
   meta.set_term(term);
-  *meta.mutable_conf_state() = conf;
   rocksdb::WriteBatch batch;
   batch.Put(engine_.raft_state(), StateKey(group_, StateTag::kSnapshot), meta.SerializeAsString());
   DeleteEntries(batch, snapshot_index_ + 1, index);

@@ -53,9 +53,9 @@ class LogStorage final : public raft::Storage {
   // Replaces the whole log with a received snapshot (its data is installed by the state machine
   // into the same batch).
   void ApplySnapshot(rocksdb::WriteBatch& batch, const raft::SnapshotMetadata& meta);
-  // Drops entries up to `index` (<= applied) after recording (index, its term, conf) as the
-  // log's base. Writes its own batch.
-  Status Compact(uint64_t index, const raft::ConfState& conf);
+  // Drops entries up to `index` (<= the durable applied index) after recording (index, its term)
+  // as the log's base. Writes its own batch.
+  Status Compact(uint64_t index);
 
   // Checks a group's applied index at load against the log: the log must hold every entry after
   // it (DATA_LOSS if not). Raises the commit index to it: a crash can keep applied state that a

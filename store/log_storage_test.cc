@@ -104,7 +104,7 @@ TEST_F(LogStorageTest, TheAppliedIndexAtLoadMustLieInTheLog) {
   ASSERT_TRUE((*log)->CheckApplied(2).ok());
   EXPECT_EQ((*log)->hard_state().commit(), 3u);  // never lowered
   EXPECT_EQ((*log)->CheckApplied(5).code(), Code::kDataLoss);
-  ASSERT_TRUE((*log)->Compact(3, Voters({1})).ok());
+  ASSERT_TRUE((*log)->Compact(3).ok());
   EXPECT_EQ((*log)->CheckApplied(2).code(), Code::kDataLoss);
   EXPECT_TRUE((*log)->CheckApplied(3).ok());
 }
@@ -118,7 +118,7 @@ TEST_F(LogStorageTest, CompactionDropsOldEntriesAndSurvivesRestart) {
     for (uint64_t i = 1; i <= 100; ++i) ents.push_back(E(i, 1, "v" + std::to_string(i)));
     (*log)->Append(batch, ents);
     ASSERT_TRUE(engine->Write(batch, true).ok());
-    ASSERT_TRUE((*log)->Compact(60, Voters({1})).ok());
+    ASSERT_TRUE((*log)->Compact(60).ok());
     EXPECT_EQ((*log)->FirstIndex(), 61u);
     EXPECT_TRUE(raft::IsCompacted((*log)->Entries(10, 20, UINT64_MAX).status()));
     EXPECT_EQ(*(*log)->Term(60), 1u);
@@ -156,7 +156,7 @@ TEST_F(LogStorageTest, TruncationCompactionAndSnapshotLeaveNoRowsBehind) {
   (*log)->Append(batch, {E(6, 2)});  // a new leader replaces 6..10 with a shorter suffix
   ASSERT_TRUE(engine->Write(batch, true).ok());
   EXPECT_EQ(RowsOnDisk(*engine, 1), 6u);
-  ASSERT_TRUE((*log)->Compact(4, Voters({1})).ok());
+  ASSERT_TRUE((*log)->Compact(4).ok());
   EXPECT_EQ(RowsOnDisk(*engine, 1), 2u);
   raft::SnapshotMetadata meta;
   meta.set_index(20);

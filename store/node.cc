@@ -111,6 +111,18 @@ Status Node::LoadGroup(GroupId id) {
     SIM_PROBE("node: a restart re-applies committed entries");
   }
   RETURN_IF_ERROR(g->log->CheckApplied(g->sm->applied_index()));
+  // A member added since the bootstrap while the log still starts at its first entry: the
+  // compaction its addition asked for may have been cut short by a crash after the flush that
+  // made the addition durable (so it is not applied again). Ask again.
+  if (g->log->FirstIndex() == 1) {
+    const raft::ConfState& cs = g->log->conf_state();
+    auto bootstrap = [&](NodeId m) {
+      return std::find(options_.members.begin(), options_.members.end(), m) !=
+             options_.members.end();
+    };
+    g->compact_after_apply = !std::all_of(cs.voters().begin(), cs.voters().end(), bootstrap) ||
+                             !std::all_of(cs.learners().begin(), cs.learners().end(), bootstrap);
+  }
   Group* raw = g.get();
   g->log->SetSnapshotProvider([raw]() -> Result<raft::Snapshot> {
     // Mid-batch (a conf change staged, its conf state already in the log storage) the flushed
@@ -698,8 +710,9 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e,
                             std::find(before.learners().begin(), before.learners().end(),
                                       cc.node_id()) == before.learners().end();
       // A newcomer must start from a snapshot: the log before this entry does not say who the
-      // members were (the bootstrap membership is not in it). Compacting here, on every replica,
-      // makes the leader send one.
+      // members were (the bootstrap membership is not in it). Compacting once this is applied
+      // and flushed, on every replica, makes the leader send one (the newcomer refuses the log
+      // from its start meanwhile: StepMessage).
       g.compact_after_apply |= newcomer;
       const raft::ConfState conf = g.raft->ApplyConfChange(cc);
       VoidLease(g);
@@ -759,6 +772,7 @@ bool Node::CompactDurable(Group& g, uint64_t index, bool may_flush) {
     FailStop(durable.status());
     return false;
   }
+  const bool whole = *durable >= index;
   index = std::min(index, *durable);
   if (index < g.log->FirstIndex()) {
     if (may_flush && *durable != g.flush_started_at) {
@@ -773,8 +787,8 @@ bool Node::CompactDurable(Group& g, uint64_t index, bool may_flush) {
     return false;
   }
   SIM_PROBE("node: log compacted");
-  g.bytes_since_compaction = 0;
-  if (Status s = g.log->Compact(index, g.log->conf_state()); !s.ok()) {
+  if (whole) g.bytes_since_compaction = 0;  // else the bytes above `index` still count
+  if (Status s = g.log->Compact(index); !s.ok()) {
     FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
     return false;
   }
