@@ -762,7 +762,8 @@ void Node::MaybeCompact(Group& g) {
     return;
   }
   const uint64_t keep = std::min(options_.snapshot_catchup_entries, options_.snapshot_entries / 2);
-  CompactDurable(g, applied - keep, may_flush);  // >= FirstIndex(): entries >= 2 * keep
+  CompactDurable(g, applied - keep,
+                 may_flush);  // >= FirstIndex(): applied >= FirstIndex() + 2 * keep
 }
 
 bool Node::CompactDurable(Group& g, uint64_t index, bool may_flush) {
