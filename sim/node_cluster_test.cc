@@ -61,6 +61,16 @@ class NodeClusterTest : public ::testing::Test {
     return *r;
   }
 
+  // Whether node `id` applies the metadata group as far as `leader` has within 30 s.
+  bool CatchesUp(NodeId id, NodeId leader) {
+    return cluster_->RunUntil(
+        [&] {
+          return cluster_->node(id).state_machine(store::kMetadataGroup).applied_index() >=
+                 cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
+        },
+        Seconds(30));
+  }
+
   store::TempDir dir_;
   std::unique_ptr<NodeCluster> cluster_;
 };
@@ -276,12 +286,7 @@ TEST_F(NodeClusterTest, AJoiningNodeTakesASnapshotNotTheLogFromItsStart) {
     }
   });
   ASSERT_TRUE(compacted && compacted->ok());
-  ASSERT_TRUE(cluster_->RunUntil(
-      [&] {
-        return cluster_->node(3).state_machine(store::kMetadataGroup).applied_index() >=
-               cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
-      },
-      Seconds(30)));
+  ASSERT_TRUE(CatchesUp(3, leader));
   EXPECT_GT(cluster_->node(3).log(store::kMetadataGroup).FirstIndex(), 1u);
   EXPECT_TRUE(cluster_->CheckConverged(store::kMetadataGroup).ok())
       << cluster_->CheckConverged(store::kMetadataGroup);
@@ -310,12 +315,7 @@ TEST_F(NodeClusterTest, ANewcomersAdditionCompactsTheLogSoItStartsFromASnapshot)
     return n.ProposeConfChange(store::kMetadataGroup, cc);
   });
   ASSERT_TRUE(proposed && proposed->ok());
-  ASSERT_TRUE(cluster_->RunUntil(
-      [&] {
-        return cluster_->node(4).state_machine(store::kMetadataGroup).applied_index() >=
-               cluster_->node(leader).state_machine(store::kMetadataGroup).applied_index();
-      },
-      Seconds(30)));
+  ASSERT_TRUE(CatchesUp(4, leader));
   EXPECT_GT(cluster_->node(4).log(store::kMetadataGroup).FirstIndex(), 1u);
   EXPECT_GT(cluster_->node(leader).log(store::kMetadataGroup).FirstIndex(), 1u);
   EXPECT_EQ(cluster_->node(4).log(store::kMetadataGroup).conf_state().voters_size(), 4);
