@@ -4,6 +4,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 
 #include "core/check.h"
@@ -47,7 +48,19 @@ struct Node::Group {
   uint64_t lease_epoch = 0;
   std::map<std::string, ReadRound> reads;                // rounds in flight, by ReadIndex context
   std::multimap<uint64_t, Promise<Unit>> apply_waiters;  // index -> reader waiting to apply it
-  uint64_t bytes_since_compaction = 0;
+  // Command bytes applied in the entries the log still holds, for the log's byte bound: one mark
+  // (index, bytes applied up to and including it) per applied entry above the log's first index.
+  uint64_t applied_bytes = 0;
+  uint64_t compacted_bytes = 0;  // applied_bytes as of the last mark below the log's first index
+  std::deque<std::pair<uint64_t, uint64_t>> applied_marks;
+  uint64_t LogBytes() {
+    const uint64_t first = log->FirstIndex();
+    while (!applied_marks.empty() && applied_marks.front().first < first) {
+      compacted_bytes = applied_marks.front().second;
+      applied_marks.pop_front();
+    }
+    return applied_bytes - compacted_bytes;
+  }
   uint64_t lead = raft::kNone;       // the leader as of the last Ready
   bool compact_after_apply = false;  // a member was added: compact once it is applied
   // The durable applied index when this group last started a flush to let its log compact
@@ -725,7 +738,8 @@ Status Node::ApplyEntry(Group& g, const raft::Entry& e,
   }
   if (!r.ok()) return r.status().Annotate("group " + std::to_string(g.id) + ": applying");
   ++entries_applied_;
-  g.bytes_since_compaction += e.data().size();
+  g.applied_bytes += e.data().size();
+  g.applied_marks.emplace_back(e.index(), g.applied_bytes);
   if (proposer.origin != options_.id || pending_writes_.empty()) return Status::Ok();
   auto it = pending_writes_.find(proposer.proposal_id);
   if (it == pending_writes_.end()) return Status::Ok();  // the writer timed out
@@ -746,18 +760,18 @@ void Node::MaybeCompact(Group& g) {
     CompactDurable(g, applied, /*may_flush=*/true);
     return;
   }
-  if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
-      g.bytes_since_compaction < options_.snapshot_bytes) {
+  const uint64_t bytes = g.LogBytes();
+  if (applied < g.log->FirstIndex() + options_.snapshot_entries && bytes < options_.snapshot_bytes) {
     return;
   }
   // Applied state mostly reaches the disk as memtables fill. Only a log twice past its bounds
   // starts a flush: one at every compaction would write many small table files.
   const bool may_flush = applied >= g.log->FirstIndex() + 2 * options_.snapshot_entries ||
-                         g.bytes_since_compaction >= 2 * options_.snapshot_bytes;
+                         bytes >= 2 * options_.snapshot_bytes;
   // Keep the last snapshot_catchup_entries: a follower a little behind catches up from the log
   // instead of needing a whole snapshot (building, sending and installing one costs far more).
   // (Not when the log grew by bytes: keeping entries would defeat the byte bound.)
-  if (g.bytes_since_compaction >= options_.snapshot_bytes) {
+  if (bytes >= options_.snapshot_bytes) {
     CompactDurable(g, applied, may_flush);
     return;
   }
@@ -773,7 +787,6 @@ bool Node::CompactDurable(Group& g, uint64_t index, bool may_flush) {
     FailStop(durable.status());
     return false;
   }
-  const bool whole = *durable >= index;
   index = std::min(index, *durable);
   if (index < g.log->FirstIndex()) {
     if (may_flush && *durable != g.flush_started_at) {
@@ -788,7 +801,6 @@ bool Node::CompactDurable(Group& g, uint64_t index, bool may_flush) {
     return false;
   }
   SIM_PROBE("node: log compacted");
-  if (whole) g.bytes_since_compaction = 0;  // else the bytes above `index` still count
   if (Status s = g.log->Compact(index); !s.ok()) {
     FailStop(s.Annotate("group " + std::to_string(g.id) + ": compacting the log"));
     return false;
