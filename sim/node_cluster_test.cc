@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 
 #include "core/fiber.h"
+#include "sim/coverage.h"
 #include "sim/network.h"
 #include "store/test_util.h"
 
@@ -390,6 +391,47 @@ TEST_F(NodeClusterTest, LargeSnapshotTravelsInChunksAndByteThresholdCompacts) {
       lagging, [](store::Node& n) { return n.Get("big0", false); });
   ASSERT_TRUE(v && v->ok());
   EXPECT_EQ((*v)->value().size(), 64u << 10);
+}
+
+// The byte bound counts what the log still holds: each flush of applied state lets the log compact
+// to what it made durable, and the next flush waits until the log is again twice past the bound.
+// (Counting every byte since the last compaction that reached the applied index, as once, started
+// a flush after every compaction under steady writes.)
+TEST_F(NodeClusterTest, TheByteBoundCountsOnlyWhatTheLogStillHolds) {
+  SimHooks hooks(Random(1), /*buggify=*/false);  // counts the probes, fires no fault
+  Start(
+      8,
+      [](store::NodeOptions& o) {
+        o.snapshot_entries = 1000000;
+        o.snapshot_bytes = 64 << 10;
+      },
+      /*sim_disk=*/true);  // flushes take time, as writes go on
+  const NodeId leader = cluster_->Leader(store::kMetadataGroup);
+  // Two writers at once, so that entries are applied while a flush runs. (With one write at a
+  // time, a flush usually ends with everything applied durable, and any counting looks right.)
+  constexpr int kWriters = 2, kEach = 100;  // 800 KiB: about six times twice the bound
+  const std::string value(4 << 10, 'x');
+  auto done = std::make_shared<int>(0);
+  auto failed = std::make_shared<int>(0);
+  for (int w = 0; w < kWriters; ++w) {
+    cluster_->SpawnOn(leader, [=](store::Node& n) {
+      for (int i = 0; i < kEach; ++i) {
+        if (!n.Write(Put("k" + std::to_string(w) + "." + std::to_string(i), value)).ok()) ++*failed;
+      }
+      ++*done;
+    });
+  }
+  ASSERT_TRUE(cluster_->RunUntil([&] { return *done == kWriters; }, Seconds(60)));
+  ASSERT_EQ(*failed, 0);
+  for (NodeId id : cluster_->ids()) ASSERT_TRUE(CatchesUp(id, leader)) << "node " << id;
+  auto it = hooks.probes().find("node: compaction waits for a flush of applied state");
+  const uint64_t flushes = it == hooks.probes().end() ? 0 : it->second;
+  EXPECT_GE(flushes, 3u);  // each node flushed for its log at least once
+  EXPECT_LE(flushes, 3u * (kWriters * kEach * 4 / 128 + 2))
+      << "about one flush per node per 128 KiB written, not one after every compaction";
+  for (NodeId id : cluster_->ids()) {
+    EXPECT_GT(cluster_->node(id).log(store::kMetadataGroup).FirstIndex(), 100u) << "node " << id;
+  }
 }
 
 TEST_F(NodeClusterTest, WriteOvertakenBySnapshotOnItsOriginHasAnUnknownOutcome) {

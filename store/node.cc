@@ -761,7 +761,8 @@ void Node::MaybeCompact(Group& g) {
     return;
   }
   const uint64_t bytes = g.LogBytes();
-  if (applied < g.log->FirstIndex() + options_.snapshot_entries && bytes < options_.snapshot_bytes) {
+  if (applied < g.log->FirstIndex() + options_.snapshot_entries &&
+      bytes < options_.snapshot_bytes) {
     return;
   }
   // Applied state mostly reaches the disk as memtables fill. Only a log twice past its bounds
